@@ -64,12 +64,27 @@ $(B)/test/$(1): $(call objs,$(2)) $(foreach l,$(3),$(B)/lib/lib$(l).a)
 TEST_TARGETS += $(B)/test/$(1)
 endef
 
+# $(call shared_lib,NAME,SRCS,SOVERSION): $(B)/lib/libNAME.so(.SOVERSION) and
+# $(B)/lib/libNAME.a, both self-contained (SRCS lists common/proto sources too).
+define shared_lib
+$(B)/lib/lib$(1).so.$(3): $(call objs,$(2))
+	@mkdir -p $$(@D)
+	$$(CC) -shared -Wl,-soname,lib$(1).so.$(3) -Wl,--no-undefined $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS_ALL)
+$(B)/lib/lib$(1).so: $(B)/lib/lib$(1).so.$(3)
+	ln -sf lib$(1).so.$(3) $$@
+$(B)/lib/lib$(1).a: $(call objs,$(2))
+	@mkdir -p $$(@D)
+	rm -f $$@ && $$(AR) rcs $$@ $$^
+ALL_TARGETS += $(B)/lib/lib$(1).so $(B)/lib/lib$(1).a
+INSTALL_LIB += lib$(1).so lib$(1).so.$(3) lib$(1).a
+endef
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # ---------------------------------------------------------------- modules
-include $(sort $(wildcard */module.mk) $(wildcard test/*/module.mk))
+include $(sort $(wildcard */module.mk) $(wildcard */*/module.mk))
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 

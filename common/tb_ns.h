@@ -37,7 +37,7 @@ bool tb_ns_within(const char *ns, size_t ns_len, const char *ancestor, size_t an
 /* Number of parts (0 for the root). */
 size_t tb_ns_depth(const char *ns, size_t len);
 
-/* Iterate parts: start with *pos = 0; each call sets *part/*part_len to the
+/* Iterate parts: start with *pos = 0; each call sets *part and *part_len to the
  * next part and returns true, or returns false at the end. */
 bool tb_ns_next_part(const char *ns, size_t len, size_t *pos,
                      const char **part, size_t *part_len);

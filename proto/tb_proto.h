@@ -44,6 +44,9 @@ typedef enum {
     TB_REASON_BAD_LIST_LENGTH, /* list form with other than 4 elements */
     TB_REASON_BAD_KEY,         /* msgpack map key neither string nor integer */
     TB_REASON_UNSUPPORTED_TYPE,/* msgpack bin/ext or other non-JSON type */
+    TB_REASON_NUL_IN_STRING,   /* a string holds U+0000 (JSON \u0000, or a NUL
+                                  byte in a msgpack string): jansson-based
+                                  readers cannot take it */
     TB_REASON_NOMEM,           /* out of memory while decoding */
     TB_REASON_COUNT
 } tb_reason_t;
@@ -67,12 +70,16 @@ typedef struct {
 /* --------------------------------------------------------------- limits */
 typedef struct {
     size_t   max_input;   /* bytes; larger inputs are TOO_LARGE before parsing */
-    unsigned max_depth;   /* nesting of arrays/objects, the top level is 1 */
+    unsigned max_depth;   /* nesting of arrays/objects, the top level is 1;
+                             values above TB_MAX_DEPTH_CAP act as the cap */
 } tb_limits_t;
 
 #define TB_DEFAULT_MAX_INPUT  (1024u * 1024u)
 #define TB_DEFAULT_MAX_DEPTH  64u
 #define TB_UDP_MAX_PAYLOAD    65507u
+/* Hard nesting bound (jansson's own parser limit, 2048 value levels): JSON
+ * nested deeper is TOO_DEEP at once, whatever max_depth says. */
+#define TB_MAX_DEPTH_CAP      2047u
 
 /* Fills the defaults above. */
 void tb_limits_default(tb_limits_t *limits);

@@ -10,7 +10,7 @@ Run with Debian's /usr/bin/python3 (python3-zmq and python3-msgpack).
 """
 import os
 import random
-import signal
+import signal as signal_mod
 import socket
 import subprocess
 import sys
@@ -94,10 +94,12 @@ class Process:
     def pid(self):
         return self.proc.pid
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+    signal = send_signal
+
+    def stop(self, sig=signal_mod.SIGTERM, timeout=5.0):
         """Stop the process; returns (exit code, stdout bytes, stderr bytes)."""
         if self.proc.poll() is None:
             try:
@@ -131,7 +133,7 @@ _live = []
 def stop_all():
     for p in list(_live):
         try:
-            p.stop(signal.SIGKILL, timeout=2)
+            p.stop(signal_mod.SIGKILL, timeout=2)
         except Exception:
             pass
 

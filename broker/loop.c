@@ -1,0 +1,152 @@
+/*
+ * loop.c - the one owner of the broker's event loop.
+ *
+ * Why this exists: every socket (ZeroMQ inputs, UDP, later the snapshot
+ * service) and every timer (the periodic snapshot, later persistence) is
+ * served from this loop on one thread, so no part of the broker needs a
+ * lock.  The loop sleeps in zmq_poll until input arrives or the next timer
+ * is due (no fixed sleeps, no polling interval); while a snapshot is being
+ * built it does not sleep at all but alternates input batches and
+ * snapshot slices.  Signal handlers only write a byte to a self-pipe that
+ * is part of the poll set, so a signal is never lost between a flag check
+ * and the poll.
+ */
+#include "broker.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "tb_time.h"
+
+#define MAX_ITEMS 8
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stats_requested;
+static int signal_pipe[2] = { -1, -1 };
+
+static void
+on_signal(int sig)
+{
+    int saved = errno;
+    if (sig == SIGUSR1)
+        stats_requested = 1;
+    else
+        stop_requested = 1;
+    if (signal_pipe[1] >= 0) {
+        ssize_t rc = write(signal_pipe[1], "", 1);
+        (void)rc;                               /* pipe full: a wake-up is pending anyway */
+    }
+    errno = saved;
+}
+
+int
+broker_signals_install(void)
+{
+    if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+        return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+void
+broker_signals_remove(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    for (int i = 0; i < 2; i++) {
+        if (signal_pipe[i] >= 0)
+            close(signal_pipe[i]);
+        signal_pipe[i] = -1;
+    }
+}
+
+static void
+log_stats(broker_t *b)
+{
+    broker_stats_log(&b->stats, b->log, tb_directory_count(b->dir),
+                     tb_directory_with_data(b->dir), b->seq);
+}
+
+int
+broker_loop_run(broker_t *b)
+{
+    if (signal_pipe[0] < 0) {
+        tb_log(b->log, TB_LOG_ERROR, "signal handling is not set up");
+        return 1;
+    }
+    zmq_pollitem_t items[MAX_ITEMS];
+    int n = 0;
+    items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = signal_pipe[0], .events = ZMQ_POLLIN };
+    int first_input = n;
+    items[n++] = (zmq_pollitem_t){ .socket = b->pull, .events = ZMQ_POLLIN };
+    if (b->legacy_sub)
+        items[n++] = (zmq_pollitem_t){ .socket = b->legacy_sub, .events = ZMQ_POLLIN };
+    int first_udp = n;
+    int udp_fds[BROKER_MAX_UDP_SOCKETS];
+    int nudp = udp_input_fds(b, udp_fds);
+    for (int i = 0; i < nudp; i++)
+        items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = udp_fds[i], .events = ZMQ_POLLIN };
+
+    uint64_t interval_ms = (uint64_t)llround(b->cfg->snapshot_interval * 1000.0);
+    if (interval_ms == 0)
+        interval_ms = 1;
+    uint64_t next_snapshot = tb_time_mono_ms();         /* the first at start-up */
+
+    while (!stop_requested) {
+        long timeout;
+        uint64_t now = tb_time_mono_ms();
+        if (snapshot_active(b))
+            timeout = 0;
+        else if (next_snapshot <= now)
+            timeout = 0;
+        else
+            timeout = (long)(next_snapshot - now);
+        int rc = zmq_poll(items, n, timeout);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            tb_log(b->log, TB_LOG_ERROR, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (rc > 0) {
+            if (items[0].revents & ZMQ_POLLIN) {
+                char drain[64];
+                while (read(signal_pipe[0], drain, sizeof drain) > 0)
+                    ;
+            }
+            for (int i = first_input; i < first_udp; i++)
+                if (items[i].revents & ZMQ_POLLIN)
+                    zmq_input_drain(b, items[i].socket,
+                                    items[i].socket == b->pull ? INPUT_PULL : INPUT_LEGACY_SUB);
+            for (int i = first_udp; i < n; i++)
+                if (items[i].revents & ZMQ_POLLIN)
+                    udp_input_drain(b, items[i].fd);
+        }
+        if (stats_requested) {
+            stats_requested = 0;
+            log_stats(b);
+        }
+        now = tb_time_mono_ms();
+        if (!snapshot_active(b) && next_snapshot <= now) {
+            snapshot_start(b, tb_time_now());
+            next_snapshot += interval_ms;
+            if (next_snapshot <= now)                   /* fell behind: no burst of rounds */
+                next_snapshot = now + interval_ms;
+        }
+        if (snapshot_active(b))
+            snapshot_step(b);
+    }
+    tb_log(b->log, TB_LOG_INFO, "stopping");
+    log_stats(b);
+    return 0;
+}

@@ -1,0 +1,17 @@
+# broker/: thingsbusd, the broker daemon, and its unit tests (test/broker/).
+$(eval $(call unit_test,test_opts,test/broker/test_opts.c,tbcommon))
+$(eval $(call unit_test,test_log,test/broker/test_log.c,tbcommon))
+$(eval $(call unit_test,test_directory,test/broker/test_directory.c broker/directory.c,tbcommon))
+
+# bench_directory: bytes per Thing at 1M Things (a benchmark; built with the
+# tests, never run by run-tests.sh because its name does not start with test_).
+$(B)/test/bench_directory: $(call objs,test/broker/bench_directory.c broker/directory.c) $(B)/lib/libtbcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(B)/lib/libtbcommon.a $(LDLIBS_ALL)
+TEST_TARGETS += $(B)/test/bench_directory
+
+BROKER_SRCS := broker/main.c broker/config.c broker/loop.c broker/input_zmq.c \
+               broker/input_udp.c broker/handle_update.c broker/directory.c \
+               broker/publish.c broker/snapshot.c broker/stats.c
+$(eval $(call program,thingsbusd,$(BROKER_SRCS),tbproto tbcommon))
+INSTALL_SBIN += thingsbusd

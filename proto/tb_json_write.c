@@ -1,0 +1,175 @@
+/*
+ * tb_json_write.c - the broker's outgoing JSON: strings, doubles, updates
+ * and snapshots.
+ *
+ * Why this exists: outgoing messages are spliced from spans the decoders
+ * validated, so encoding is mostly memcpy; the few values we do format
+ * (strings from msgpack, doubles, timestamps) must come out as JSON that
+ * jansson and Python read back exactly.  The field order and compact
+ * separators are fixed so the bytes are predictable for tests and caches.
+ */
+#include "tb_proto_int.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 1 for bytes that need escaping inside a JSON string literal. */
+static const unsigned char needs_escape[256] = {
+    1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
+/* The letter after the backslash for the characters with a short escape. */
+static const char short_escape[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+    ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
+
+void
+tb_json_write_string(tb_buf_t *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    /* Exact output size first, so a capped buffer fails only when the
+     * result really does not fit and the loop needs no capacity checks. */
+    size_t extra = 0;
+    for (size_t i = 0; i < n; i++)
+        if (needs_escape[p[i]])
+            extra += p[i] < 0x20 && !short_escape[p[i]] ? 5 : 1;
+    if (n > SIZE_MAX / 4 || !tb_buf_reserve(out, n + extra + 2))
+        return;
+    char *w = out->data + out->len;
+    *w++ = '"';
+    if (!extra) {
+        memcpy(w, s, n);
+        w += n;
+    }
+    else {
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = p[i];
+            if (!needs_escape[c]) {
+                *w++ = (char)c;
+                continue;
+            }
+            *w++ = '\\';
+            if (short_escape[c])
+                *w++ = short_escape[c];
+            else {
+                *w++ = 'u'; *w++ = '0'; *w++ = '0';
+                *w++ = hex[c >> 4]; *w++ = hex[c & 15];
+            }
+        }
+    }
+    *w++ = '"';
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = '\0';
+}
+
+/* Format v with %.<prec>g, make it locale-proof and give it a '.' or 'e'. */
+static int
+format_double(char *buf, size_t cap, double v, int prec)
+{
+    int n = snprintf(buf, cap, "%.*g", prec, v);
+    if (n < 0 || (size_t)n >= cap - 3)
+        return -1;
+    bool has_mark = false;
+    for (int i = 0; i < n; i++) {
+        if (buf[i] == ',')            /* a locale's decimal comma */
+            buf[i] = '.';
+        if (buf[i] == '.' || buf[i] == 'e')
+            has_mark = true;
+    }
+    if (!has_mark) {
+        buf[n++] = '.';
+        buf[n++] = '0';
+        buf[n] = '\0';
+    }
+    return n;
+}
+
+void
+tb_json_write_double(tb_buf_t *out, double v)
+{
+    if (!isfinite(v)) {
+        tb_buf_append(out, "null", 4);
+        return;
+    }
+    char buf[48];
+    int n = -1;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = format_double(buf, sizeof buf, v, prec);
+        if (n < 0)
+            break;
+        if (prec == 17 || tb_json_number_value(buf, (size_t)n) == v)
+            break;
+    }
+    if (n < 0) {
+        out->failed = true;
+        return;
+    }
+    tb_buf_append(out, buf, (size_t)n);
+}
+
+#define LIT(out, s) tb_buf_append((out), (s), sizeof(s) - 1)
+
+void
+tb_encode_update(tb_buf_t *out, const char *ns, size_t ns_len,
+                 const char *data, size_t data_len,
+                 const char *ts_json, size_t ts_json_len,
+                 const char *doc_url, size_t doc_url_len,
+                 int64_t seq)
+{
+    LIT(out, "{\"type\":\"thing_update\",\"ns\":");
+    tb_json_write_string(out, ns, ns_len);
+    LIT(out, ",\"data\":");
+    tb_buf_append(out, data, data_len);
+    LIT(out, ",\"ts\":");
+    tb_buf_append(out, ts_json, ts_json_len);
+    LIT(out, ",\"documentation_url\":");
+    if (doc_url)
+        tb_buf_append(out, doc_url, doc_url_len);
+    else
+        LIT(out, "null");
+    if (seq >= 0) {
+        char num[40];
+        int n = snprintf(num, sizeof num, ",\"seq\":%lld", (long long)seq);
+        tb_buf_append(out, num, (size_t)n);
+    }
+    tb_buf_append_char(out, '}');
+}
+
+void
+tb_encode_snapshot_entry(tb_buf_t *out, const char *ns, size_t ns_len,
+                         const char *data, size_t data_len,
+                         const char *ts_json, size_t ts_json_len,
+                         const char *doc_url, size_t doc_url_len)
+{
+    tb_json_write_string(out, ns, ns_len);
+    LIT(out, ":{\"data\":");
+    tb_buf_append(out, data, data_len);
+    LIT(out, ",\"ts\":");
+    tb_buf_append(out, ts_json, ts_json_len);
+    LIT(out, ",\"ns\":");
+    tb_json_write_string(out, ns, ns_len);
+    LIT(out, ",\"documentation_url\":");
+    if (doc_url)
+        tb_buf_append(out, doc_url, doc_url_len);
+    else
+        LIT(out, "null");
+    tb_buf_append_char(out, '}');
+}
+
+void
+tb_encode_snapshot_begin(tb_buf_t *out, double now)
+{
+    LIT(out, "{\"type\":\"thing_snapshot\",\"ts\":");
+    tb_json_write_double(out, now);
+    LIT(out, ",\"data\":{");
+}
+
+void
+tb_encode_snapshot_end(tb_buf_t *out)
+{
+    LIT(out, "}}");
+}
