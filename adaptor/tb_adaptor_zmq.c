@@ -43,7 +43,7 @@ typedef struct {
     char          endpoint[320];
     bool          tcp_up;
     bool          subscribed;            /* PUB mode: the broker subscribed to "" */
-    uint64_t      unreachable_since;     /* mono ms; 0 while connected */
+    unsigned      generation;            /* sockets opened: unique monitor names */
     uint64_t      target_since;          /* when we started on this endpoint,
                                             or last lost it */
 } zstate_t;
@@ -96,8 +96,11 @@ open_socket(zstate_t *st, const char *url, bool immediate)
     if (pub)
         zmq_setsockopt(st->sock, ZMQ_XPUB_NODROP, &one, sizeof one);
 
-    char mon_ep[64];
-    snprintf(mon_ep, sizeof mon_ep, "inproc://tb-adaptor-monitor-%p", (void *)st);
+    /* A fresh name per socket: an old monitor endpoint may still be
+     * releasing its name when a zone failover opens the next socket. */
+    char mon_ep[80];
+    snprintf(mon_ep, sizeof mon_ep, "inproc://tb-adaptor-monitor-%p-%u", (void *)st,
+             st->generation++);
     if (zmq_socket_monitor(st->sock, mon_ep, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) == 0) {
         st->mon = zmq_socket(a->zmq_ctx, ZMQ_PAIR);
         if (st->mon && zmq_connect(st->mon, mon_ep) != 0) {
@@ -112,7 +115,6 @@ open_socket(zstate_t *st, const char *url, bool immediate)
     }
     snprintf(st->endpoint, sizeof st->endpoint, "%s", url);
     uint64_t now = tb_time_mono_ms();
-    st->unreachable_since = now;
     st->target_since = now;
     return TB_OK;
 }
@@ -121,7 +123,7 @@ open_socket(zstate_t *st, const char *url, bool immediate)
 static void
 drain_events(zstate_t *st)
 {
-    bool changed = false, broke = false;
+    bool changed = false;
     while (st->mon) {
         zmq_msg_t ev;
         zmq_msg_init(&ev);
@@ -141,17 +143,13 @@ drain_events(zstate_t *st)
         zmq_msg_close(&ev);
         if (event == ZMQ_EVENT_CONNECTED) {
             st->tcp_up = true;
-            st->unreachable_since = 0;
             changed = true;
             if (st->a->zone_on)
                 tb_locator_connected(st->a->zone_state.loc, tb_time_mono_ms());
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
             st->tcp_up = false;
-            st->unreachable_since = tb_time_mono_ms();
-            st->target_since = st->unreachable_since;   /* a new try window */
-            changed = true;
-            broke = true;
-            publish_state(st, true);
+            st->target_since = tb_time_mono_ms();   /* a new try window */
+            publish_state(st, true);     /* counts the disconnect */
         }
     }
     while (st->sock && st->a->zmq_mode == TB_ADAPTOR_PUB) {
@@ -168,7 +166,6 @@ drain_events(zstate_t *st)
             changed = true;
         }
     }
-    (void)broke;   /* already published with its disconnect count */
     if (changed)
         publish_state(st, false);
 }

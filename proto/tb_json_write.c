@@ -42,7 +42,8 @@ tb_json_write_string(tb_buf_t *out, const char *s, size_t n)
     char *w = out->data + out->len;
     *w++ = '"';
     if (!extra) {
-        memcpy(w, s, n);
+        if (n)
+            memcpy(w, s, n);
         w += n;
     }
     else {

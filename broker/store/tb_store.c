@@ -103,6 +103,13 @@ static void seal(tb_store_t *self)
     if (!job) {
         self->records_unsaved += self->grp_records;
         self->lost_count++;
+        pthread_mutex_lock(&self->mu);
+        snprintf(self->last_error, sizeof self->last_error,
+                 "%s: the disk does not keep up (over %zu bytes waiting): %llu updates "
+                 "not written; the state will be rewritten from memory", self->path,
+                 self->cfg.max_pending_bytes, (unsigned long long)self->grp_records);
+        self->last_error_ms = tb_time_mono_ms();
+        pthread_mutex_unlock(&self->mu);
         self->grp_records = 0;
         abort_pass(self, tb_time_mono_ms());
         self->grp_len = 0;
@@ -111,7 +118,8 @@ static void seal(tb_store_t *self)
     }
     job->oldest_ms = self->grp_first_ms;
     job->len = self->grp_len;
-    job->data = self->grp;  /* the writer frees it */
+    job->cap = self->grp_cap;
+    job->data = self->grp;  /* the writer frees or recycles it */
     self->grp = NULL;
     self->grp_cap = 0;
     self->grp_len = 0;
@@ -131,6 +139,14 @@ static bool buffering(const tb_store_t *self)
 
 static unsigned char *grp_room(tb_store_t *self, size_t n)
 {
+    if (!self->grp) {
+        pthread_mutex_lock(&self->mu);
+        self->grp = self->spare;
+        self->grp_cap = self->spare_cap;
+        self->spare = NULL;
+        self->spare_cap = 0;
+        pthread_mutex_unlock(&self->mu);
+    }
     if (self->grp_len + n > self->grp_cap) {
         size_t cap = self->grp_cap ? self->grp_cap : 64 * 1024;
         while (cap < self->grp_len + n)
@@ -479,7 +495,7 @@ int tb_store_close(tb_store_t *self)
     self->thread_started = false;
     self->finish_pending = false;
     collect(self, now);
-    self->close_rc = self->healthy ? TB_OK : TB_ERR_SYSTEM;
+    self->close_rc = self->healthy && self->lost_count == self->lost_saved ? TB_OK : TB_ERR_SYSTEM;
     if (self->cur_fd >= 0)
         close(self->cur_fd);
     self->cur_fd = -1;
@@ -503,6 +519,7 @@ void tb_store_destroy(tb_store_t **self_p)
     pthread_cond_destroy(&self->cv);
     pthread_cond_destroy(&self->idle_cv);
     free(self->grp);
+    free(self->spare);
     free(self->path);
     free(self->tmp_path);
     free(self->dir_path);

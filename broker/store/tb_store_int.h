@@ -25,6 +25,7 @@ typedef struct store_job {
     uint64_t       oldest_ms;   /* GROUP: when its first record was put */
     uint64_t       seq;         /* BEGIN: base seq; FINISH: last seq */
     size_t         len;
+    size_t         cap;         /* GROUP: allocated size of data */
     unsigned char *data;
 } store_job_t;
 
@@ -74,6 +75,8 @@ struct tb_store_t {
     uint64_t last_error_ms;
     char     last_error[512];
     char     aside_path[4096];  /* keep <path> here before the next rename over it */
+    unsigned char *spare;       /* a written group's buffer, for reuse by the loop */
+    size_t   spare_cap;
 
     /* ---- writer thread only (and tb_store_new before it starts) */
     int      cur_fd, tmp_fd;

@@ -219,6 +219,26 @@ static void do_finish(tb_store_t *self, const store_job_t *job)
     self->tmp_failed = false;
 }
 
+/* Commit what was appended to the current file. */
+static void sync_cur(tb_store_t *self, bool *wrote_cur, uint64_t *oldest)
+{
+    if (*wrote_cur && self->cur_fd >= 0) {
+        int rc = fdatasync(self->cur_fd) < 0 ? -errno : 0;
+        count(self, &self->fsyncs, 1);
+        if (rc < 0)
+            cur_failed(self, rc, "fdatasync");  /* never retried on the same file */
+        else if (*oldest) {
+            uint64_t now = tb_time_mono_ms();
+            pthread_mutex_lock(&self->mu);
+            if (now > *oldest && now - *oldest > self->max_commit_ms)
+                self->max_commit_ms = now - *oldest;
+            pthread_mutex_unlock(&self->mu);
+        }
+    }
+    *wrote_cur = false;
+    *oldest = 0;
+}
+
 static void run_batch(tb_store_t *self, store_job_t *jobs)
 {
     bool wrote_cur = false;
@@ -227,6 +247,11 @@ static void run_batch(tb_store_t *self, store_job_t *jobs)
     while (jobs) {
         store_job_t *job = jobs;
         jobs = job->next;
+        /* Compaction writes can be large: do not let groups already
+         * appended wait behind them for more than a quarter window. */
+        if (job->kind != JOB_GROUP && wrote_cur && oldest &&
+            tb_time_mono_ms() >= oldest + self->cfg.commit_window_ms / 4)
+            sync_cur(self, &wrote_cur, &oldest);
         switch (job->kind) {
         case JOB_GROUP:
             groups++;
@@ -252,24 +277,30 @@ static void run_batch(tb_store_t *self, store_job_t *jobs)
             break;
         case JOB_FINISH:
             do_finish(self, job);
-            wrote_cur = false;  /* the new file was fdatasync'ed as a whole */
+            if (!(job->flags & JOB_ABORT)) {
+                wrote_cur = false;  /* the new file was fdatasync'ed as a whole */
+                oldest = 0;
+            }
             break;
         }
         done_bytes += job->len;
+        if (job->kind == JOB_GROUP && job->cap) {
+            /* Hand the buffer back: the loop reuses it instead of faulting
+             * in fresh pages for every group. */
+            pthread_mutex_lock(&self->mu);
+            if (!self->spare) {
+                self->spare = job->data;
+                self->spare_cap = job->cap;
+                job->data = NULL;
+            }
+            pthread_mutex_unlock(&self->mu);
+        }
         free(job->data);
         free(job);
     }
-    if (wrote_cur && self->cur_fd >= 0) {
-        int rc = fdatasync(self->cur_fd) < 0 ? -errno : 0;
-        count(self, &self->fsyncs, 1);
-        if (rc < 0)
-            cur_failed(self, rc, "fdatasync");  /* fsync errors are not retried on the same file */
-    }
-    uint64_t now = tb_time_mono_ms();
+    sync_cur(self, &wrote_cur, &oldest);
     pthread_mutex_lock(&self->mu);
     self->groups_written += groups;
-    if (oldest && now > oldest && now - oldest > self->max_commit_ms)
-        self->max_commit_ms = now - oldest;
     self->pending_bytes -= done_bytes;
     pthread_mutex_unlock(&self->mu);
 }

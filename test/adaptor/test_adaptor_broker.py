@@ -29,11 +29,15 @@ def have_broker():
     return os.path.exists(os.path.join(tbtest.BUILD, "bin", "thingsbusd"))
 
 
-def accepted_pull(stderr):
-    m = re.findall(rb"accepted total=(\d+) pull=(\d+)", stderr)
+def accepted(stderr, which="pull"):
+    m = re.findall(rb"accepted total=\d+ .*?\b" + which.encode() + rb"=(\d+)", stderr)
     if not m:
         raise AssertionError("broker printed no counters: %r" % stderr[-2000:])
-    return int(m[-1][1])
+    return int(m[-1])
+
+
+def accepted_pull(stderr):
+    return accepted(stderr, "pull")
 
 
 @unittest.skipUnless(have_broker(), "thingsbusd is not built in this build directory")
@@ -118,6 +122,21 @@ class BrokerAdaptorTest(unittest.TestCase):
         self.assertGreaterEqual(s["disconnects"], 1)
         self.assertEqual(s["errors"], 0)
         self.assertEqual(s["dropped"], 0)
+
+    def test_pub_mode_into_the_legacy_sub_input(self):
+        base = tbtest.free_base_port()
+        legacy = tbtest.free_port()
+        d = Driver("--url", "tcp://127.0.0.1:%d" % legacy, "--pub")
+        self.assertEqual(d.burst(30, sub="old"), (30, 0, 0))     # before the broker exists
+        sub = self.sub(base)
+        broker = tbtest.Broker(base=base, extra=["--legacy-sub-endpoint",
+                                                 "tcp://127.0.0.1:%d" % legacy])
+        probes, _ = self.probe_until_seen(d, sub, "probe")
+        d.quit()
+        code, out, err = broker.stop()
+        self.assertEqual(code, 0, err)
+        self.assertEqual(accepted(err, "legacy_sub"), 30 + probes)
+        self.assertEqual(accepted(err, "pull"), 0)
 
     def test_udp_into_the_broker(self):
         base = tbtest.free_base_port()

@@ -168,7 +168,16 @@ def machine_info():
     except OSError:
         pass
     return {"cpus": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
-            "host": platform.node()}
+            "host": platform.node(), "loadavg_at_start": loadavg()}
+
+
+def loadavg():
+    """1-minute load average: the machine may be shared, say how busy it was."""
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 # ------------------------------------------------------------------ helpers
@@ -295,14 +304,18 @@ class Bench:
         """Start a target, a subscriber, a loader; collect the three views."""
         proc, base = self.start_target(side, udp=udp)
         try:
+            if stuck:   # a separate client process that connects and never reads
+                self.start_sub(base, 0, ["--sockets", "0", "--stuck", str(stuck),
+                                         "--max-seconds", str(self.args.max_seconds + 30)])
             sub = self.start_sub(base, count if not rate else int(rate * duration),
-                                 ["--sockets", str(sockets), "--stuck", str(stuck)])
+                                 ["--sockets", str(sockets)])
             t_load = (duration or 0) + 120
             loader = self.run_loader(base, udp, count, rate, duration)
             lres = self.loader_result(loader, timeout=t_load)
             sres = self.finish_sub(sub, timeout=self.args.max_seconds + 10)
         finally:
             tres = self.stop_target(proc)
+            stop_all()      # the never-reading client, or anything left by a failure
         sent = lres["sent"]
         run = {"sent": sent, "loader_rate": lres["rate"], "send_errors": lres["send_errors"],
                "received": sres["received"], "received_min": sres["received_min"],
@@ -573,6 +586,7 @@ def main(argv=None):
     bench = Bench(args)
     only = {s.strip() for s in args.only.split(",")}
     started = datetime.datetime.now(datetime.timezone.utc)
+    machine = machine_info()   # before the runs: the load average then is other people's
     errors = []
     steps = [("1", lambda: bench.scenario_throughput(False)),
              ("2", lambda: bench.scenario_throughput(True)),
@@ -594,7 +608,8 @@ def main(argv=None):
         stop_all()
     doc = {"date": started.isoformat(timespec="seconds"),
            "seconds": (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(),
-           "machine": machine_info(),
+           "machine": machine,
+           "loadavg_at_end": loadavg(),
            "params": {k: getattr(args, k) for k in ("n", "runs", "quick", "hwm", "udp_rcvbuf",
                                                    "size", "latency_rate", "latency_seconds",
                                                    "latency_runs", "things", "scale_interval")},
@@ -608,9 +623,11 @@ def main(argv=None):
            "runs": bench.results}
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=1)
-    print("thingsbus bench, %s, %d CPUs (%s), N=%d, runs=%d, HWM=%d%s" % (
-        doc["date"], doc["machine"]["cpus"], doc["machine"]["cpu_model"], args.n, args.runs,
-        args.hwm, ", quick" if args.quick else ""))
+    print("thingsbus bench, %s, %d CPUs (%s), N=%d, runs=%d, HWM=%d%s, "
+          "load average %s before / %s after" % (
+              doc["date"], machine["cpus"], machine["cpu_model"], args.n, args.runs,
+              args.hwm, ", quick" if args.quick else "", machine["loadavg_at_start"],
+              doc["loadavg_at_end"]))
     if not bench.have_broker:
         print("thingsbusd: not built or not used; forwarder figures only")
     bench.print_table(sys.stdout)

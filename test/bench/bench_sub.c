@@ -79,26 +79,33 @@ static long long count_entries(const unsigned char *p, size_t len)
     return n;
 }
 
-static bool wait_handshakes(void *ctx, sub_t *subs, int n, int timeout_ms)
+/* Monitor PAIRs are connected before the SUBs connect: a monitor event
+ * sent while nobody listens is dropped, and the handshake can be quick. */
+static void *monitors[MAX_SOCKETS];
+
+static bool watch_handshake(void *ctx, void *sock, int i)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://bench-sub-mon-%d", i);
+    if (zmq_socket_monitor(sock, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
+        return false;
+    monitors[i] = zmq_socket(ctx, ZMQ_PAIR);
+    return monitors[i] && zmq_connect(monitors[i], ep) == 0;
+}
+
+static bool wait_handshakes(sub_t *subs, int n, int timeout_ms)
 {
     bool ok = true;
-    for (int i = 0; i < n && ok; i++) {
-        char ep[64];
-        snprintf(ep, sizeof ep, "inproc://bench-sub-mon-%d", i);
-        void *mon = zmq_socket(ctx, ZMQ_PAIR);
-        if (zmq_connect(mon, ep) != 0) {
-            zmq_close(mon);
-            return false;
-        }
-        uint64_t deadline = bench_mono_ns() + (uint64_t)timeout_ms * 1000000u;
-        ok = false;
-        while (!ok && !stop_requested && bench_mono_ns() < deadline) {
-            zmq_pollitem_t it = { mon, 0, ZMQ_POLLIN, 0 };
+    uint64_t deadline = bench_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        while (ok && !seen && !stop_requested && bench_mono_ns() < deadline) {
+            zmq_pollitem_t it = { monitors[i], 0, ZMQ_POLLIN, 0 };
             if (zmq_poll(&it, 1, 100) <= 0)
                 continue;
             zmq_msg_t m;
             zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, mon, 0) < 0) {
+            if (zmq_msg_recv(&m, monitors[i], 0) < 0) {
                 zmq_msg_close(&m);
                 continue;
             }
@@ -109,14 +116,17 @@ static bool wait_handshakes(void *ctx, sub_t *subs, int n, int timeout_ms)
             zmq_msg_close(&m);
             if (more) {
                 zmq_msg_init(&m);
-                zmq_msg_recv(&m, mon, 0);
+                zmq_msg_recv(&m, monitors[i], 0);
                 zmq_msg_close(&m);
             }
-            if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-                ok = true;
+            seen = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
         }
+        ok = ok && seen;
+    }
+    for (int i = 0; i < n; i++) {
         zmq_socket_monitor(subs[i].sock, NULL, 0);
-        zmq_close(mon);
+        zmq_close(monitors[i]);
+        monitors[i] = NULL;
     }
     return ok;
 }
@@ -126,7 +136,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: bench-sub --connect ENDPOINT [options]\n"
             "  --sockets K          healthy SUB sockets (default 1)\n"
-            "  --stuck K            extra SUB sockets that are never read (default 0)\n"
+            "  --stuck K            extra SUB sockets that are never read (default 0;\n"
+            "                       with --sockets 0 the process only holds them open)\n"
             "  --expect N           stop when every healthy socket got N updates\n"
             "  --snapshot-expect M  stop when a snapshot broadcast carried M entries\n"
             "  --snapshot-gap-ms G  chunks further apart start a new broadcast (default 2000)\n"
@@ -171,7 +182,7 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (!ep || nsock < 1 || nstuck < 0 || nsock + nstuck > MAX_SOCKETS || expect < 0 ||
+    if (!ep || nsock < 0 || nstuck < 0 || nsock + nstuck < 1 || nsock + nstuck > MAX_SOCKETS || expect < 0 ||
         idle_ms < 1 || max_seconds <= 0 || max_seconds > 3600 || record_cap < 0 ||
         record_cap > 50000000) {
         usage(stderr);
@@ -190,15 +201,16 @@ int main(int argc, char **argv)
         zmq_setsockopt(subs[i].sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
         zmq_setsockopt(subs[i].sock, ZMQ_LINGER, &linger, sizeof linger);
         zmq_setsockopt(subs[i].sock, ZMQ_SUBSCRIBE, "", 0);
-        char mon[64];
-        snprintf(mon, sizeof mon, "inproc://bench-sub-mon-%d", i);
-        zmq_socket_monitor(subs[i].sock, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+        if (!watch_handshake(ctx, subs[i].sock, i)) {
+            fprintf(stderr, "bench-sub: cannot monitor socket %d: %s\n", i, zmq_strerror(errno));
+            return 1;
+        }
         if (zmq_connect(subs[i].sock, ep) != 0) {
             fprintf(stderr, "bench-sub: connect %s: %s\n", ep, zmq_strerror(errno));
             return 1;
         }
     }
-    if (!wait_handshakes(ctx, subs, total, 10000)) {
+    if (!wait_handshakes(subs, total, 10000)) {
         fprintf(stderr, "bench-sub: no handshake with %s within 10 s\n", ep);
         return 1;
     }
@@ -240,6 +252,11 @@ int main(int argc, char **argv)
         uint64_t now = bench_mono_ns();
         if (stop_requested) { why = "signal"; break; }
         if (now >= hard_end) { why = "max_seconds"; break; }
+        if (nsock == 0) {   /* only stuck sockets: hold them open, read nothing */
+            struct timespec pause = { 0, 100 * 1000000L };
+            nanosleep(&pause, NULL);
+            continue;
+        }
         if (last_any && now - last_any > (uint64_t)idle_ms * 1000000u) { why = "idle"; break; }
         if (!last_any && now - start > (uint64_t)first_timeout_ms * 1000000u) { why = "nothing_arrived"; break; }
         if (snapshot_done && now - snapshot_done_ns > 500000000u) { why = "snapshot_complete"; break; }

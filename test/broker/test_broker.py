@@ -640,6 +640,23 @@ class TestLifecycle(unittest.TestCase):
         finally:
             os.unlink(path)
 
+    def test_syslog_sends_nothing_to_stderr(self):
+        broker = tbtest.Broker(extra=["--syslog"])
+        code, _, err = broker.stop()
+        self.assertEqual(code, 0, err)
+        self.assertNotIn(b"stats:", err)
+
+    def test_no_udp_leaves_the_port_free(self):
+        broker = tbtest.Broker(extra=["--no-udp"])
+        try:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.bind(("127.0.0.1", broker.base + 1))      # would fail if the broker held it
+            u.close()
+        finally:
+            code, _, err = broker.stop()
+        self.assertEqual(code, 0, err)
+        self.assertIn(b"UDP off", err)
+
     def test_version(self):
         out = subprocess.run([tbtest.binary("thingsbusd"), "--version"], capture_output=True,
                              timeout=WAIT)

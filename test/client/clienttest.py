@@ -167,12 +167,12 @@ class Probe:
         raise TimeoutError("the probe never received a sync marker")
 
     def collect(self, broker, timeout=10.0):
-        """Send the end marker; return the events before it (markers dropped)."""
+        """Send the end marker; return the events before it (marker events dropped)."""
         broker.send(v1_update("zend", 0, 1.0))
         lines = []
         self.out.wait_for(lambda l: l.startswith("event sub=2 "), timeout=timeout, keep=lines)
-        return [parse_event(l) for l in lines
-                if l.startswith("event ") and not l.startswith("event sub=1 ")]
+        events = [parse_event(l) for l in lines if l.startswith("event ")]
+        return [e for e in events if e["ns"] not in ("zsync", "zend")]
 
     def stop(self):
         try:

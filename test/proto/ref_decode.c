@@ -128,8 +128,23 @@ ref_decode_json(const void *in, size_t len, const tb_limits_t *lim, ref_update_t
     memset(out, 0, sizeof *out);
     if (len > lim->max_input)
         return TB_REASON_TOO_LARGE;
+    /* jansson quirk: a NUL byte read as look-ahead after a number or a
+     * literal and pushed back is then skipped, so "[1\0]" loads.  Such text
+     * is not JSON (and Python readers reject it); we refuse it.  Every other
+     * path treats NUL like any other control byte, so the reference asks
+     * jansson about the text with NULs turned into 0x01. */
+    char *copy = NULL;
+    if (memchr(in, 0, len)) {
+        copy = malloc(len);
+        memcpy(copy, in, len);
+        for (size_t i = 0; i < len; i++)
+            if (!copy[i])
+                copy[i] = 1;
+        in = copy;
+    }
     json_error_t err;
     json_t *root = json_loadb(in, len, JSON_DECODE_ANY, &err);
+    free(copy);
     if (!root) {
         switch (json_error_code(&err)) {
         case json_error_invalid_utf8:        return TB_REASON_BAD_UTF8;
@@ -187,7 +202,7 @@ mp_string(const char *p, uint32_t n, json_t **out)
     *out = n ? json_stringn(p, n) : json_string("");   /* NULL when not UTF-8 */
     if (!*out)
         return TB_REASON_BAD_UTF8;
-    if (memchr(p, 0, n)) {
+    if (n && memchr(p, 0, n)) {
         json_decref(*out);
         *out = NULL;
         return TB_REASON_NUL_IN_STRING;

@@ -82,8 +82,9 @@ class Run:
                 self.cv.wait(min(left, 0.1))
 
     def kill9(self):
-        self.proc.signal(signal.SIGKILL)
+        """SIGKILL; returns a monotonic ms time at or before the death."""
         t = time.monotonic() * 1000.0
+        self.proc.signal(signal.SIGKILL)
         self._reap()
         return t
 
