@@ -224,7 +224,17 @@ s_set_err(int *error, int code)
         *error = code;
 }
 
-static pthread_mutex_t s_czmq_lock = PTHREAD_MUTEX_INITIALIZER;
+/* A library must not take over the host's signals: stop czmq from
+ * installing its SIGINT/SIGTERM handlers before it first initialises.
+ * Once per process, so a host that installs its own handler afterwards
+ * (zsys_handler_set) keeps it when it creates more clients. */
+static pthread_once_t s_czmq_once = PTHREAD_ONCE_INIT;
+
+static void
+s_czmq_quiet(void)
+{
+    zsys_handler_set(NULL);
+}
 
 tb_client_t *
 tb_client_new(const tb_client_options_t *options, int *error, char *errbuf, size_t errlen)
@@ -311,12 +321,8 @@ tb_client_new(const tb_client_options_t *options, int *error, char *errbuf, size
     self->opts.zone = self->zone;
     self->opts.dns_servers = self->dns_servers;
 
-    /* A library must not take over the host's signals: stop czmq from
-     * installing its SIGINT/SIGTERM handlers before it initialises. */
-    pthread_mutex_lock(&s_czmq_lock);
-    zsys_handler_set(NULL);
+    pthread_once(&s_czmq_once, s_czmq_quiet);
     self->actor = zactor_new(tb_client_actor, self);
-    pthread_mutex_unlock(&s_czmq_lock);
     if (!self->actor) {
         rc = TB_ERR_NET;
         snprintf(errbuf, errlen, "could not start the client thread");
@@ -688,9 +694,12 @@ s_dispatch(tb_client_t *self, const char *ns, double ts, const char *data,
     pthread_mutex_lock(&self->subs_lock);
     self->dispatching++;
     size_t level = len;
+    /* Subscriptions made by a callback during this dispatch take effect
+     * from the next event (entries are only appended while dispatching). */
+    size_t nsubs = self->nsubs;
     for (;;) {
         bool tree = level != len;
-        for (size_t i = 0; i < self->nsubs; i++) {
+        for (size_t i = 0; i < nsubs; i++) {
             sub_t *s = &self->subs[i];
             if (!s->active || s->ns_len != level || memcmp(s->ns, ns, level) != 0)
                 continue;

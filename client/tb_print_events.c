@@ -355,6 +355,8 @@ main(int argc, char **argv)
     opts.url = cfg.zone ? NULL : (cfg.url ? cfg.url : DEFAULT_URL);
     opts.zone = cfg.zone;
     opts.dns_servers = cfg.dns_server;
+    if (cfg.timeout > 0 && cfg.timeout < 5.0)      /* the lookup fits in --timeout */
+        opts.discovery_timeout_ms = (int)(cfg.timeout * 1000.0) > 0 ? (int)(cfg.timeout * 1000.0) : 1;
     if (cfg.verbose > 0 && log) {
         opts.on_reject = s_on_reject;
         opts.on_reject_arg = log;

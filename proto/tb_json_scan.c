@@ -45,8 +45,13 @@ hex_val(unsigned char c)
 void
 tb_json_scan_init(tb_json_scan_t *s, const void *in, size_t len, unsigned max_depth)
 {
-    memset(s, 0, sizeof *s);
+    /* field by field: err_text is written only on failure */
     s->in = in;
+    s->pos = 0;
+    s->reason = TB_REASON_OK;
+    s->err_off = 0;
+    s->err_text[0] = '\0';
+    s->str_has_escape = s->str_has_nul = false;
     s->len = len;
     s->max_depth = max_depth > TB_MAX_DEPTH_CAP ? TB_MAX_DEPTH_CAP : max_depth;
     s->deep_at = SIZE_MAX;
@@ -108,6 +113,20 @@ tb_json_scan_string(tb_json_scan_t *s, bool is_key)
     bool expect_low = false;           /* previous escape was a paired high half */
     bool has_escape = false, has_nul = false;
     for (;;) {
+        /* eight plain bytes at a time: none is '"', '\\', < 0x20 or >= 0x80 */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, in + i, 8);
+            const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t special = ((w - ones * 0x20) | (q - ones) | (b - ones) | w) & highs;
+            /* (x - ones) & highs flags zero bytes of x only when no byte of x
+             * has its high bit set; w's high bits are included directly, so
+             * any false positive is from a byte >= 0x80, which is special */
+            if (special)
+                break;
+            i += 8;
+        }
         while (i < len && str_class[in[i]] == 0)
             i++;
         if (i >= len)
@@ -217,7 +236,8 @@ scan_number(tb_json_scan_t *s, tb_json_kind_t *kind)
     }
     else
         return tb_json_fail(s, TB_REASON_BAD_JSON, i, "invalid token");
-    bool real = false;
+    size_t int_digits = i - start - (in[start] == '-');
+    bool real = false, has_exp = false;
     if (i < len && in[i] == '.') {
         real = true;
         i++;
@@ -227,7 +247,7 @@ scan_number(tb_json_scan_t *s, tb_json_kind_t *kind)
             i++;
     }
     if (i < len && (in[i] == 'e' || in[i] == 'E')) {
-        real = true;
+        real = has_exp = true;
         i++;
         if (i < len && (in[i] == '+' || in[i] == '-'))
             i++;
@@ -246,7 +266,8 @@ scan_number(tb_json_scan_t *s, tb_json_kind_t *kind)
         *kind = TB_JSON_INTEGER;
     }
     else {
-        if (tb_json_real_overflows(lit, i - start))
+        /* without an exponent only 309+ integer digits can overflow */
+        if ((has_exp || int_digits > 308) && tb_json_real_overflows(lit, i - start))
             return tb_json_fail(s, TB_REASON_BAD_NUMBER, start, "real number overflow");
         *kind = TB_JSON_REAL;
     }

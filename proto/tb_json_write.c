@@ -133,9 +133,15 @@ tb_encode_update(tb_buf_t *out, const char *ns, size_t ns_len,
     else
         LIT(out, "null");
     if (seq >= 0) {
-        char num[40];
-        int n = snprintf(num, sizeof num, ",\"seq\":%lld", (long long)seq);
-        tb_buf_append(out, num, (size_t)n);
+        char num[32];
+        char *w = num + sizeof num;
+        uint64_t v = (uint64_t)seq;
+        do {
+            *--w = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        LIT(out, ",\"seq\":");
+        tb_buf_append(out, w, (size_t)(num + sizeof num - w));
     }
     tb_buf_append_char(out, '}');
 }

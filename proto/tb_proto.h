@@ -13,7 +13,11 @@
  *
  * Verdicts follow jansson (the reference decoder the tests compare with):
  * what jansson rejects (bad syntax, invalid UTF-8, \u0000 in a string,
- * integers outside int64, reals that overflow, NaN/Infinity) we reject.
+ * integers outside int64, reals that overflow, NaN/Infinity) we reject,
+ * with the reason jansson's first error implies.  One deliberate
+ * difference: jansson 2.14 skips a NUL byte read as look-ahead right after
+ * a number or literal ("[1\0]" loads); we reject it (bad_json).  The order
+ * of checks and every reason are specified in proto/PROTOCOL.md.
  */
 #ifndef TB_PROTO_H
 #define TB_PROTO_H
@@ -77,8 +81,9 @@ typedef struct {
 #define TB_DEFAULT_MAX_INPUT  (1024u * 1024u)
 #define TB_DEFAULT_MAX_DEPTH  64u
 #define TB_UDP_MAX_PAYLOAD    65507u
-/* Hard nesting bound (jansson's own parser limit, 2048 value levels): JSON
- * nested deeper is TOO_DEEP at once, whatever max_depth says. */
+/* Largest usable max_depth.  jansson's parser stops at 2048 value levels
+ * (containers plus the scalar inside); JSON nested that deep is TOO_DEEP at
+ * once, and a configured max_depth above this cap acts as the cap. */
 #define TB_MAX_DEPTH_CAP      2047u
 
 /* Fills the defaults above. */
@@ -116,18 +121,26 @@ void tb_decoder_destroy(tb_decoder_t **self_p);
 /* Decode one thing_update from JSON text (map form or the 4-element list
  * form [ns, ts, data, documentation_url]).  Leading/trailing JSON
  * whitespace is allowed; anything else after the value is TRAILING_BYTES.
- * On success returns TB_REASON_OK and fills *out (spans into input or into
- * the decoder's scratch).  On failure returns the reason and, if err is
- * not NULL, fills it. */
+ * On success returns TB_REASON_OK and fills *out: data, doc_url and (for a
+ * real literal) ts_json are spans of the input, verbatim; ns points into
+ * the input unless it contained escapes (then into the decoder); an integer
+ * ts gets ".0" appended in the decoder.  Unknown keys are ignored, the last
+ * duplicate key wins.  On failure returns the reason and, if err is not
+ * NULL, fills it (line/column of the offending byte). */
 tb_reason_t tb_decode_json(tb_decoder_t *self, const void *input, size_t len,
                            tb_update_t *out, tb_decode_error_t *err);
 
 /* Decode one thing_update from a msgpack object (map or list form), the
  * whole input being exactly one object.  Map keys must be strings or
  * integers (integers become decimal strings); bin, ext are rejected;
- * strings must be valid UTF-8.  A declared array/map length larger than the
+ * strings must be valid UTF-8 without NUL; NaN/inf and integers above
+ * INT64_MAX are BAD_NUMBER.  A declared array/map length larger than the
  * bytes that remain is BAD_MSGPACK at once (no allocation in proportion to
- * a declared count).  data is transcoded to JSON text in the scratch. */
+ * a declared count), as is nesting beyond max_depth (TOO_DEEP).  data and
+ * doc_url are transcoded to JSON text in the decoder, ts_json is written
+ * with tb_json_write_double, ns points into the input.  Structure errors
+ * come before TRAILING_BYTES, which comes before content errors, which come
+ * before the thing_update rules. */
 tb_reason_t tb_decode_msgpack(tb_decoder_t *self, const void *input, size_t len,
                               tb_update_t *out, tb_decode_error_t *err);
 

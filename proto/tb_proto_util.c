@@ -200,7 +200,7 @@ tb_json_number_value(const char *lit, size_t len)
         return np.neg ? -0.0 : 0.0;
     /* Clinger's fast path: an exact mantissa below 2^53 times an exact
      * power of ten is correctly rounded by one IEEE operation. */
-    if (!np.inexact && np.sig <= 15 && np.mant_exp >= -22 && np.mant_exp <= 22) {
+    if (!np.inexact && np.mant <= ((uint64_t)1 << 53) && np.mant_exp >= -22 && np.mant_exp <= 22) {
         double m = (double)np.mant;
         double v = np.mant_exp >= 0 ? m * pow10[np.mant_exp] : m / pow10[-np.mant_exp];
         return np.neg ? -v : v;

@@ -518,6 +518,8 @@ void tb_store_destroy(tb_store_t **self_p)
     pthread_mutex_destroy(&self->mu);
     pthread_cond_destroy(&self->cv);
     pthread_cond_destroy(&self->idle_cv);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd);
     free(self->grp);
     free(self->spare);
     free(self->path);

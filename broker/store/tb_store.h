@@ -13,16 +13,20 @@
  *    in-memory group buffer; no blocking system call, no fsync.
  *  - A private writer thread, started by tb_store_new(), writes sealed groups
  *    and calls fdatasync().  It touches only its own buffers and file
- *    descriptors; it never calls back into the broker.  The loop learns what
- *    the writer did in tb_store_tick() (under a short, uncontended mutex).
+ *    descriptors; it never calls back into the broker, and it blocks every
+ *    signal (so signals reach the loop thread).  The loop learns what the
+ *    writer did in tb_store_tick() (under a short, uncontended mutex).
  *
  * Durability contract (what is fsynced when):
  *  - A group is sealed when its oldest record is commit_window_ms/2 old (or
  *    it reaches group_bytes).  The writer appends every sealed group it has
  *    (one write(2) each), then calls fdatasync(2) once for all of them (group
- *    commit).  A record is thus on stable storage within the commit window
- *    provided one write+fdatasync takes less than half the window;
- *    stats.max_commit_ms shows the worst delay seen.
+ *    commit).  While a compaction is being written, appended groups are
+ *    fdatasync'ed before any compaction write once they are a quarter window
+ *    old.  A record is thus on stable storage within the commit window
+ *    provided one write+fdatasync takes less than half the window (and the
+ *    loop calls tb_store_tick() when asked); stats.max_commit_ms shows the
+ *    worst put-to-fdatasync delay seen.
  *  - A new state file (first start, compaction, recovery after damage or a
  *    disk error) is written as "<path>.tmp", fdatasync'ed, renamed over
  *    <path>, and then the directory is fsync'ed, so at every instant <path>
@@ -77,7 +81,7 @@ typedef int (*tb_store_load_fn)(void *ctx, const tb_store_record_t *rec);
  * exists from the start to the end of the pass (visiting one twice is fine;
  * Things created or deleted meanwhile need not be visited: the store also
  * keeps every put/delete made during the pass).  out's pointers must stay
- * valid until the next call into the store. */
+ * valid until live_next is called again or tb_store_tick() returns. */
 typedef int (*tb_store_iter_fn)(void *ctx, uint64_t cursor[2], tb_store_record_t *out);
 
 typedef struct {
@@ -115,8 +119,10 @@ typedef struct {
     bool     healthy;           /* the current file is usable, no rewrite pending */
     bool     compacting;        /* a compaction/rewrite pass is under way */
     uint64_t records_put;       /* tb_store_put/delete calls accepted */
-    uint64_t records_unsaved;   /* dropped from the disk path while unhealthy
-                                   (still in memory; the next rewrite saves them) */
+    uint64_t records_unsaved;   /* not written to the current file: put while
+                                   unhealthy, or dropped over max_pending_bytes /
+                                   out of memory (still in the broker's memory; the
+                                   next rewrite pass saves them) */
     uint64_t bytes_written;     /* by the writer, all files */
     uint64_t groups_written;
     uint64_t fsyncs;            /* fdatasync + fsync calls */
@@ -135,12 +141,15 @@ typedef struct {
 void tb_store_config_defaults(tb_store_config_t *cfg);
 
 /* Open (creating the directory and the file if needed), load and start the
- * writer thread.  load (may be NULL) receives every restored Thing before
+ * writer thread.  Blocking (start-up only): reads the whole file into memory
+ * for the duration of the load (about 0.9 s for 1 000 000 Things).  load (may be NULL) receives every restored Thing before
  * this returns; report (may be NULL) says what was found.  A damaged file,
  * a missing or read-only directory or a full disk are not failures: they are
  * described in report->error / stats and handled as the header says.
- * Returns NULL only for bad arguments, out of memory or if the writer thread
- * cannot start (report->error says which).  The caller owns the store. */
+ * Returns NULL only for bad arguments, out of memory, if the writer thread
+ * cannot start, or if another process holds "<path>.lock" (another broker
+ * on the same state file); report->error says which.  The lock is held
+ * until tb_store_destroy().  The caller owns the store. */
 tb_store_t *tb_store_new(const tb_store_config_t *cfg, tb_store_load_fn load,
                          void *load_ctx, tb_store_report_t *report);
 

@@ -80,6 +80,7 @@ struct tb_store_t {
 
     /* ---- writer thread only (and tb_store_new before it starts) */
     int      cur_fd, tmp_fd;
+    int      lock_fd;           /* flock on <path>.lock, held for the store's life */
     bool     tmp_failed;
     pthread_t thread;
     bool     thread_started;

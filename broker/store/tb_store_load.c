@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -385,6 +386,27 @@ out:
         rep->load_seconds = tb_time_now() - t0;
 }
 
+/* Two writers on one state file would each rename the other's file away:
+ * the second store refuses to open.  Without a lock file (read-only or
+ * missing directory) nothing can be written either, so go on. */
+static int take_lock(tb_store_t *self, tb_store_report_t *rep)
+{
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s.lock", self->path);
+    tb_store_mkdirs(self->dir_path);
+    self->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (self->lock_fd < 0)
+        return 0;
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (rep)
+        snprintf(rep->error, sizeof rep->error,
+                 "%.400s is in use by another process (its .lock is held)", self->path);
+    close(self->lock_fd);
+    self->lock_fd = -1;
+    return -1;
+}
+
 tb_store_t *tb_store_new(const tb_store_config_t *cfg, tb_store_load_fn load,
                          void *load_ctx, tb_store_report_t *report)
 {
@@ -402,7 +424,7 @@ tb_store_t *tb_store_new(const tb_store_config_t *cfg, tb_store_load_fn load,
         return NULL;
     }
     self->cfg = *cfg;
-    self->cur_fd = self->tmp_fd = -1;
+    self->cur_fd = self->tmp_fd = self->lock_fd = -1;
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cv, NULL);
     pthread_cond_init(&self->idle_cv, NULL);
@@ -435,6 +457,10 @@ tb_store_t *tb_store_new(const tb_store_config_t *cfg, tb_store_load_fn load,
     memcpy(self->tmp_path, cfg->path, n);
     memcpy(self->tmp_path + n, ".tmp", 5);
     self->cfg.path = self->path;
+    if (!self->cfg.read_only && take_lock(self, report) < 0) {
+        tb_store_destroy(&self);
+        return NULL;
+    }
     tb_store_load(self, load, load_ctx, report);
     if (self->cfg.read_only)
         return self;

@@ -11,3 +11,7 @@ $(eval $(call unit_test,test_v2_e2e,test/v2/test_v2_e2e.c test/v2/v2_fakedir.c,$
 # bench_v2_join: time for a new client to hold a 100 000-Thing directory
 # through the engine over loopback TCP (a program, not a test).
 $(eval $(call program,bench_v2_join,test/v2/bench_v2_join.c test/v2/v2_fakedir.c,$(V2_TEST_LIBS)))
+
+# tb-v2-testhost: the engine on loopback TCP driven on stdin, for the
+# independent-implementation checks in test/v2/test_v2_wire.py.
+$(eval $(call program,tb-v2-testhost,test/v2/v2_testhost.c test/v2/v2_fakedir.c,$(V2_TEST_LIBS)))

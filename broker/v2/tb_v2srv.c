@@ -53,6 +53,7 @@ tb_v2srv_config_default(tb_v2srv_config_t *cfg)
     cfg->max_requests_per_call = 256;
     cfg->expiry_s = 0;
     cfg->epoch = 0;
+    cfg->pub_hwm = 1000;
 }
 
 size_t
@@ -85,7 +86,7 @@ random_epoch(void)
 }
 
 static void *
-open_socket(void *zctx, int type, const char *endpoint, int *err)
+open_socket(void *zctx, int type, const char *endpoint, int hwm, int *err)
 {
     void *s = zmq_socket(zctx, type);
     if (!s) {
@@ -96,8 +97,11 @@ open_socket(void *zctx, int type, const char *endpoint, int *err)
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     if (type == ZMQ_ROUTER)
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    if (type == ZMQ_XPUB)
+    if (type == ZMQ_XPUB) {
         zmq_setsockopt(s, ZMQ_XPUB_VERBOSE, &one, sizeof one);
+        /* before the bind: a listener copies the options it has then */
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    }
     if (zmq_bind(s, endpoint) != 0) {
         int e = zmq_errno();
         zmq_close(s);
@@ -136,6 +140,7 @@ tb_v2srv_new(void *zctx, const char *snapshot_endpoint, const char *pub_endpoint
     if (self->cfg.batch_bytes < 1024) self->cfg.batch_bytes = 1024;
     if (self->cfg.heartbeat_ms == 0) self->cfg.heartbeat_ms = 1000;
     if (self->cfg.max_requests_per_call == 0) self->cfg.max_requests_per_call = 1;
+    if (self->cfg.pub_hwm < 0) self->cfg.pub_hwm = 1000;
     if (self->cfg.epoch == 0)
         self->cfg.epoch = random_epoch();
     snprintf(self->epoch_hex, sizeof self->epoch_hex, "%016" PRIx64, self->cfg.epoch);
@@ -151,9 +156,10 @@ tb_v2srv_new(void *zctx, const char *snapshot_endpoint, const char *pub_endpoint
         goto fail;
     }
     if (snapshot_endpoint &&
-        !(self->router = open_socket(zctx, ZMQ_ROUTER, snapshot_endpoint, err)))
+        !(self->router = open_socket(zctx, ZMQ_ROUTER, snapshot_endpoint, 0, err)))
         goto fail;
-    if (pub_endpoint && !(self->xpub = open_socket(zctx, ZMQ_XPUB, pub_endpoint, err)))
+    if (pub_endpoint &&
+        !(self->xpub = open_socket(zctx, ZMQ_XPUB, pub_endpoint, self->cfg.pub_hwm, err)))
         goto fail;
     return self;
 fail: {
@@ -458,7 +464,7 @@ tb_v2srv_step(tb_v2srv_t *self, uint64_t now_ms, unsigned budget)
      * pin a cursor and a batch forever */
     for (unsigned i = 0; i < n; i++) {
         v2_stream_t *s = self->streams[i];
-        if (s && (s->credit == 0 || s->batch_ready) &&
+        if (s && (s->credit == 0 || s->batch_ready) && now_ms > s->last_heard_ms &&
             now_ms - s->last_heard_ms > self->cfg.stream_timeout_ms) {
             self->stats.streams_timed_out++;
             stream_drop(self, i);

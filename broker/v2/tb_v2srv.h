@@ -95,6 +95,9 @@ typedef struct {
     double   expiry_s;           /* leave out Things whose latest update is
                                     older than this; 0 = none (0) */
     uint64_t epoch;              /* identity of this broker run; 0 = random */
+    int      pub_hwm;            /* filtered PUB send high-water mark, in
+                                    messages per subscriber, applied before
+                                    the bind; 0 = unlimited (1000) */
 } tb_v2srv_config_t;
 
 /* Fill the defaults above. */
@@ -135,7 +138,7 @@ typedef struct tb_v2srv_t tb_v2srv_t;
 
 /* Create an engine.  zctx: a libzmq context (zmq_ctx_new / zsys_init).
  * snapshot_endpoint / pub_endpoint: where to bind the ROUTER and the XPUB
- * (e.g. "tcp://*:7956", "tcp://*:7957"); either may be NULL to leave that
+ * (e.g. "tcp://0.0.0.0:7956" and "...:7957"); either may be NULL to leave that
  * half out.  dir/dir_ctx: the directory interface (copied; must outlive the
  * engine).  cfg NULL = defaults.  On failure returns NULL and, if err is
  * given, sets *err to a negative enum tb_error (TB_ERR_NET when a bind

@@ -18,7 +18,6 @@
  */
 #ifndef TB_V2SYNC_H
 #define TB_V2SYNC_H
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,15 +50,28 @@ typedef struct {
     size_t      len;
 } tb_v2_frame_t;
 
+/* A Thing's value as spans into the message (valid during the callback):
+ * data is one validated JSON value; ts_json a JSON number literal or
+ * "null"; doc_url a JSON string literal or "null". */
+typedef struct {
+    const char *data;
+    size_t      data_len;
+    const char *ts_json;
+    size_t      ts_json_len;
+    const char *doc_url;
+    size_t      doc_url_len;
+    uint64_t    seq;
+} tb_v2_value_t;
+
 /* What the state machine asks its host to do. */
 typedef struct {
     /* Send a request (frames[0..n)) on the DEALER to the snapshot service.
      * Return 0, or negative when it could not be queued (retried later). */
     int  (*send)(void *ctx, const tb_v2_frame_t *frames, size_t n);
-    /* A Thing has a new value.  thing (borrowed, valid during the call) is
-     * an object with "data", "ts", "documentation_url" and "seq";
-     * from_snapshot tells a snapshot entry from a fresh update. */
-    void (*apply)(void *ctx, const char *ns, json_t *thing, bool from_snapshot);
+    /* A Thing has a new value (copy what you keep); from_snapshot tells a
+     * snapshot entry from a fresh update. */
+    void (*apply)(void *ctx, const char *ns, const tb_v2_value_t *value,
+                  bool from_snapshot);
     /* A Thing is gone: purged by the broker, or absent from a resync. */
     void (*remove)(void *ctx, const char *ns);
     /* Something the host (and its user) should know. */
@@ -137,6 +149,10 @@ const char *tb_v2sync_state_name(tb_v2sync_state_t st);
 
 /* The seq the held state is consistent with (0 before the first sync). */
 uint64_t tb_v2sync_seq(const tb_v2sync_t *self);
+
+/* The seq of the last message seen in the subtree (for the root: the
+ * broker's latest seq once caught up). */
+uint64_t tb_v2sync_last(const tb_v2sync_t *self);
 
 /* Things currently held (with data) in the subtree. */
 size_t tb_v2sync_count(const tb_v2sync_t *self);

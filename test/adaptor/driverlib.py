@@ -12,34 +12,8 @@ import subprocess
 import sys
 import time
 
-_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib")
-sys.path.insert(0, _LIB)
-
-
-def _load_tbtest():
-    """Import test/lib/tbtest.py.  Its Process.stop() default argument
-    `sig=signal.SIGTERM` is evaluated after the method named `signal` is
-    defined, so the plain import fails (reported to the lead).  Until that
-    is fixed, load it with the default spelled as a number; once fixed, the
-    plain import is used and this fallback is dead code."""
-    try:
-        import tbtest as mod
-        return mod
-    except AttributeError:
-        import importlib.util
-        import signal as _signal
-        path = os.path.join(_LIB, "tbtest.py")
-        with open(path) as f:
-            src = f.read().replace("sig=signal.SIGTERM", "sig=%d" % int(_signal.SIGTERM))
-        spec = importlib.util.spec_from_loader("tbtest", loader=None, origin=path)
-        mod = importlib.util.module_from_spec(spec)
-        mod.__file__ = path
-        sys.modules["tbtest"] = mod
-        exec(compile(src, path, "exec"), mod.__dict__)
-        return mod
-
-
-tbtest = _load_tbtest()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tbtest  # noqa: E402
 
 DOC = "http://example.com/Shopbot_Thingsbus_Documentation"
 

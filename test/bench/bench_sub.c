@@ -21,7 +21,9 @@
 #include "bench_msg.h"
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,14 @@ typedef struct {
     long long chunks, entries, bytes;
     uint64_t first_ns, last_ns;
 } broadcast_t;
+
+/* Arrival times (and latencies) of the stamped updates of one socket, for
+ * the gap analysis around snapshot broadcasts. */
+typedef struct {
+    uint64_t *at;
+    int64_t *lat;
+    size_t n, cap;
+} arrivals_t;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -131,6 +141,100 @@ static bool wait_handshakes(sub_t *subs, int n, int timeout_ms)
     return ok;
 }
 
+static int arrivals_init(arrivals_t *a, size_t cap)
+{
+    memset(a, 0, sizeof *a);
+    if (cap == 0)
+        return 0;
+    a->at = malloc(cap * sizeof *a->at);
+    a->lat = malloc(cap * sizeof *a->lat);
+    a->cap = cap;
+    return a->at && a->lat ? 0 : -1;
+}
+
+static void arrivals_add(arrivals_t *a, uint64_t t, int64_t lat)
+{
+    if (a->n < a->cap) {
+        a->at[a->n] = t;
+        a->lat[a->n] = lat;
+        a->n++;
+    }
+}
+
+/* Longest gap between consecutive updates and worst latency, from 1 s
+ * before a broadcast's first chunk to its last chunk, and the same outside
+ * that window as the machine's baseline.  Prints a JSON object. */
+static void arrivals_report(const arrivals_t *a, const broadcast_t *b)
+{
+    uint64_t lo = b->first_ns > 1000000000u ? b->first_ns - 1000000000u : 0;
+    uint64_t hi = b->last_ns;
+    double gap_ms = -1, lat_ms = -1, base_gap_ms = -1, base_lat_ms = -1;
+    long long in_window = 0, long_gaps_in = 0, long_gaps_out = 0;
+    for (size_t k = 0; k < a->n; k++) {
+        bool inside = a->at[k] >= lo && a->at[k] <= hi + 1000000u;
+        bool prev_inside = k > 0 && a->at[k - 1] <= hi && a->at[k] >= lo;
+        double l = (double)a->lat[k] / 1e6;
+        if (inside) {
+            in_window++;
+            if (l > lat_ms)
+                lat_ms = l;
+        } else if (l > base_lat_ms) {
+            base_lat_ms = l;
+        }
+        if (k > 0) {
+            double g = (double)(a->at[k] - a->at[k - 1]) / 1e6;
+            if (prev_inside) {
+                if (g > gap_ms)
+                    gap_ms = g;
+                long_gaps_in += g > 10.0;
+            } else {
+                if (g > base_gap_ms)
+                    base_gap_ms = g;
+                long_gaps_out += g > 10.0;
+            }
+        }
+    }
+    printf("{\"updates_recorded\":%zu,\"updates_in_window\":%lld,"
+           "\"max_update_gap_ms\":%.3f,\"gaps_over_10ms\":%lld,"
+           "\"max_update_gap_outside_ms\":%.3f,\"gaps_over_10ms_outside\":%lld,"
+           "\"max_latency_in_window_ms\":%.3f,\"max_latency_outside_ms\":%.3f}",
+           a->n, in_window, gap_ms, long_gaps_in, base_gap_ms, long_gaps_out, lat_ms,
+           base_lat_ms);
+}
+
+/* The updates-only socket has its own thread: read from the main loop, it
+ * would wait while the main loop reads a whole snapshot off socket 0, and
+ * that wait would look like a pause of the broker. */
+typedef struct {
+    void *sock;
+    arrivals_t *arr;
+    atomic_bool stop;
+    long long updates;
+} gap_reader_t;
+
+static void *gap_reader(void *arg)
+{
+    gap_reader_t *g = arg;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (!atomic_load(&g->stop)) {
+        zmq_pollitem_t it = { g->sock, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        for (int burst = 0; burst < 4096; burst++) {
+            if (zmq_msg_recv(&msg, g->sock, ZMQ_DONTWAIT) < 0)
+                break;
+            uint64_t t = bench_mono_ns(), stamp;
+            if (bench_stamp_find(zmq_msg_data(&msg), zmq_msg_size(&msg), &stamp) == 0) {
+                g->updates++;
+                arrivals_add(g->arr, t, (int64_t)(t - stamp));
+            }
+        }
+    }
+    zmq_msg_close(&msg);
+    return NULL;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -145,12 +249,14 @@ static void usage(FILE *out)
             "  --first-timeout-ms T give up if nothing arrives in T ms (default 30000)\n"
             "  --max-seconds S      hard limit (default 120)\n"
             "  --rcvhwm N           SUB receive high-water mark (default 1000)\n"
-            "  --record-arrivals N  keep up to N arrival times of socket 0 (gap analysis)\n");
+            "  --record-arrivals N  keep up to N arrival times of socket 0 (gap analysis)\n"
+            "  --gap-prefix P       also open a SUB subscribed to prefix P only (e.g. the\n"
+            "                       updates, not the snapshots) and analyse its gaps too\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *ep = NULL;
+    const char *ep = NULL, *gap_prefix = NULL;
     int nsock = 1, nstuck = 0, rcvhwm = 1000;
     long long expect = 0, snap_expect = 0, record_cap = 0;
     long idle_ms = 2000, first_timeout_ms = 30000, snap_gap_ms = 2000;
@@ -162,6 +268,7 @@ int main(int argc, char **argv)
         { "first-timeout-ms", required_argument, 0, 'f' }, { "max-seconds", required_argument, 0, 'x' },
         { "rcvhwm", required_argument, 0, 'w' },        { "record-arrivals", required_argument, 0, 'r' },
         { "snapshot-gap-ms", required_argument, 0, 'g' }, { "help", no_argument, 0, 'h' },
+        { "gap-prefix", required_argument, 0, 'P' },
         { 0, 0, 0, 0 }
     };
     int c;
@@ -178,11 +285,13 @@ int main(int argc, char **argv)
         case 'w': rcvhwm = atoi(optarg); break;
         case 'r': record_cap = atoll(optarg); break;
         case 'g': snap_gap_ms = atol(optarg); break;
+        case 'P': gap_prefix = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!ep || nsock < 0 || nstuck < 0 || nsock + nstuck < 1 || nsock + nstuck > MAX_SOCKETS || expect < 0 ||
+    if (!ep || nsock < 0 || nstuck < 0 || nsock + nstuck < 1 || nsock + nstuck + 1 > MAX_SOCKETS ||
+        (gap_prefix && nsock < 1) || expect < 0 ||
         idle_ms < 1 || max_seconds <= 0 || max_seconds > 3600 || record_cap < 0 ||
         record_cap > 50000000) {
         usage(stderr);
@@ -194,13 +303,17 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     sub_t subs[MAX_SOCKETS];
     memset(subs, 0, sizeof subs);
-    int total = nsock + nstuck;
+    int total = nsock + nstuck + (gap_prefix ? 1 : 0);
+    int gap_index = gap_prefix ? total - 1 : -1;
     for (int i = 0; i < total; i++) {
         subs[i].sock = zmq_socket(ctx, ZMQ_SUB);
         int linger = 0;
         zmq_setsockopt(subs[i].sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
         zmq_setsockopt(subs[i].sock, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_setsockopt(subs[i].sock, ZMQ_SUBSCRIBE, "", 0);
+        if (i == gap_index)
+            zmq_setsockopt(subs[i].sock, ZMQ_SUBSCRIBE, gap_prefix, strlen(gap_prefix));
+        else
+            zmq_setsockopt(subs[i].sock, ZMQ_SUBSCRIBE, "", 0);
         if (!watch_handshake(ctx, subs[i].sock, i)) {
             fprintf(stderr, "bench-sub: cannot monitor socket %d: %s\n", i, zmq_strerror(errno));
             return 1;
@@ -225,13 +338,14 @@ int main(int argc, char **argv)
     if (lat_cap > 20000000)
         lat_cap = 20000000;
     int64_t *lat = malloc(lat_cap * sizeof *lat);
-    uint64_t *arrivals = record_cap ? malloc((size_t)record_cap * sizeof *arrivals) : NULL;
-    int64_t *arrival_lat = record_cap ? malloc((size_t)record_cap * sizeof *arrival_lat) : NULL;
-    if (!lat || (record_cap && (!arrivals || !arrival_lat))) {
+    arrivals_t arr_all, arr_gap;
+    int arc = arrivals_init(&arr_all, (size_t)record_cap);
+    arc |= arrivals_init(&arr_gap, gap_prefix ? (size_t)record_cap : 0);
+    if (!lat || arc != 0) {
         fprintf(stderr, "bench-sub: out of memory\n");
         return 1;
     }
-    size_t nlat = 0, narr = 0;
+    size_t nlat = 0;
     long long lat_dropped = 0, unstamped = 0, update_bytes = 0;
     broadcast_t bc[MAX_BROADCASTS];
     int nbc = 0;
@@ -243,8 +357,17 @@ int main(int argc, char **argv)
     uint64_t last_any = 0;
     const char *why = "max_seconds";
     zmq_pollitem_t items[MAX_SOCKETS];
+    int npoll = nsock;
     for (int i = 0; i < nsock; i++)
         items[i] = (zmq_pollitem_t){ subs[i].sock, 0, ZMQ_POLLIN, 0 };
+    gap_reader_t gap = { .sock = gap_prefix ? subs[gap_index].sock : NULL, .arr = &arr_gap };
+    atomic_init(&gap.stop, false);
+    pthread_t gap_thread;
+    bool gap_started = gap_prefix && pthread_create(&gap_thread, NULL, gap_reader, &gap) == 0;
+    if (gap_prefix && !gap_started) {
+        fprintf(stderr, "bench-sub: cannot start the gap reader thread\n");
+        return 1;
+    }
     zmq_msg_t msg;
     zmq_msg_init(&msg);
 
@@ -266,7 +389,7 @@ int main(int argc, char **argv)
                 all = all && subs[i].updates >= expect;
             if (all) { why = "count_reached"; break; }
         }
-        int rc = zmq_poll(items, nsock, 100);
+        int rc = zmq_poll(items, npoll, 100);
         if (rc <= 0)
             continue;
         for (int i = 0; i < nsock; i++) {
@@ -320,15 +443,17 @@ int main(int argc, char **argv)
                     lat[nlat++] = l;
                 else
                     lat_dropped++;
-                if (i == 0 && narr < (size_t)record_cap) {
-                    arrivals[narr] = t;
-                    arrival_lat[narr] = l;
-                    narr++;
-                }
+                if (i == 0)
+                    arrivals_add(&arr_all, t, l);
             }
         }
     }
     zmq_msg_close(&msg);
+    if (gap_started) {
+        atomic_store(&gap.stop, true);
+        pthread_join(gap_thread, NULL);
+    }
+    long long gap_updates = gap.updates;
 
     /* ---- report */
     long long min_upd = -1, max_upd = 0, sum_upd = 0;
@@ -374,52 +499,27 @@ int main(int argc, char **argv)
            nlat, lat_dropped, p50, p99, pmax);
     for (int i = 0; i < nsock; i++)
         printf("%s%lld", i ? "," : "", subs[i].updates);
-    printf("],\"broadcasts\":[");
+    printf("],\"gap_socket_updates\":%lld,\"broadcasts\":[", gap_updates);
     for (int b = 0; b < nbc; b++) {
-        /* Longest gap between consecutive updates (socket 0) and the worst
-         * latency, from 1 s before the first chunk to the last chunk. */
-        uint64_t lo = bc[b].first_ns > 1000000000u ? bc[b].first_ns - 1000000000u : 0;
-        uint64_t hi = bc[b].last_ns;
-        double gap_ms = -1, lat_ms = -1, base_gap_ms = -1, base_lat_ms = -1;
-        long long in_window = 0, long_gaps_in = 0, long_gaps_out = 0;
-        for (size_t k = 0; k < narr; k++) {
-            bool inside = arrivals[k] >= lo && arrivals[k] <= hi + 1000000u;
-            bool prev_inside = k > 0 && arrivals[k - 1] <= hi && arrivals[k] >= lo;
-            double l = (double)arrival_lat[k] / 1e6;
-            if (inside) {
-                in_window++;
-                if (l > lat_ms)
-                    lat_ms = l;
-            } else if (l > base_lat_ms) {
-                base_lat_ms = l;
-            }
-            if (k > 0) {
-                double g = (double)(arrivals[k] - arrivals[k - 1]) / 1e6;
-                if (prev_inside) {
-                    if (g > gap_ms)
-                        gap_ms = g;
-                    long_gaps_in += g > 10.0;
-                } else {
-                    if (g > base_gap_ms)
-                        base_gap_ms = g;
-                    long_gaps_out += g > 10.0;
-                }
-            }
-        }
         printf("%s{\"chunks\":%lld,\"entries\":%lld,\"bytes\":%lld,\"duration_ms\":%.3f,"
-               "\"updates_in_window\":%lld,\"updates_recorded\":%zu,"
-               "\"max_update_gap_ms\":%.3f,\"gaps_over_10ms\":%lld,"
-               "\"max_update_gap_outside_ms\":%.3f,\"gaps_over_10ms_outside\":%lld,"
-               "\"max_latency_in_window_ms\":%.3f,\"max_latency_outside_ms\":%.3f}",
+               "\"all_messages\":",
                b ? "," : "", bc[b].chunks, bc[b].entries, bc[b].bytes,
-               (double)(bc[b].last_ns - bc[b].first_ns) / 1e6, in_window, narr, gap_ms,
-               long_gaps_in, base_gap_ms, long_gaps_out, lat_ms, base_lat_ms);
+               (double)(bc[b].last_ns - bc[b].first_ns) / 1e6);
+        arrivals_report(&arr_all, &bc[b]);
+        printf(",\"updates_only\":");
+        if (gap_prefix)
+            arrivals_report(&arr_gap, &bc[b]);
+        else
+            printf("null");
+        printf("}");
     }
     printf("]}\n");
     fflush(stdout);
     free(lat);
-    free(arrivals);
-    free(arrival_lat);
+    free(arr_all.at);
+    free(arr_all.lat);
+    free(arr_gap.at);
+    free(arr_gap.lat);
     for (int i = 0; i < total; i++)
         zmq_close(subs[i].sock);
     zmq_ctx_term(ctx);

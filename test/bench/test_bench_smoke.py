@@ -11,6 +11,7 @@ extra case, so the bench cannot count what is not there.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,10 @@ class BenchSmoke(unittest.TestCase):
         if os.path.exists(out):
             with open(out) as f:
                 cls.doc = json.load(f)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_exit_status_and_no_errors(self):
         self.assertEqual(self.rc, 0, self.stdout + self.stderr)
@@ -124,6 +129,10 @@ class BenchSmoke(unittest.TestCase):
         self.assertGreater(res["rss_after_kib"], 0)
         self.assertIsNotNone(res["snapshot"], res.get("broadcasts"))
         self.assertGreaterEqual(res["snapshot"]["entries"], 2000)
+        for key in ("all_messages", "updates_only"):
+            g = res["snapshot"][key]
+            self.assertGreater(g["updates_recorded"], 0, key)
+            self.assertGreaterEqual(g["max_update_gap_ms"], 0, key)
         self.assertEqual(res["stored_value_bytes"], 63 + 17)
         self.assertGreater(res["output_update_bytes"], 0)
 

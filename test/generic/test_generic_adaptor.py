@@ -505,6 +505,41 @@ class TestWire(BridgeCase):
         m = re.search(rb'"ts"\s*:\s*([-0-9.eE+]+)', raw)
         self.assertTrue(m and re.search(rb"[.eE]", m.group(1)), raw)
 
+    def test_pub_mode_feeds_an_original_broker(self):
+        """--pub: an original broker binds SUB on its input."""
+        port = tbtest.free_port()
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.bind("tcp://127.0.0.1:%d" % port)
+        self.cleanups.append(sub.close)
+        src = self.source([J({"cam": "old", "v": 2.5})])
+        b = Bridge(["--pub", "-u", "tcp://127.0.0.1:%d" % port, "--ns", "legacy", "--nskey",
+                    "cam", "-s", src.url])
+        self.cleanups.append(b.cleanup)
+        src.wait_done()
+        self.assertTrue(sub.poll(int(10000 * SLOW)), b.text())
+        msg = json.loads(sub.recv())
+        self.assertEqual((msg["type"], msg["ns"], msg["data"]),
+                         ("thing_update", "legacy.old", {"cam": "old", "v": 2.5}))
+        self.assertIsInstance(msg["ts"], float)
+
+    def test_verbose_log_is_rate_limited(self):
+        """A flood of bad messages is counted one by one but does not flood
+        the log."""
+        n = 1000
+        src = self.source([{"text": "garbage %d" % i} for i in range(n)] + [J({"end": 1})])
+        b = self.bridge("--ns", "flood", "-v", "-s", src.url)
+        src.wait_done()
+        raw = self.bus.recv_raw(10 * SLOW)
+        self.assertEqual(json.loads(raw)["data"], {"end": 1})
+        self.assertEqual(b.counters()["not_json"], n)
+        code, log = b.stop()
+        self.assertEqual(code, 0)
+        lines = re.findall(r"skipped a message from .*: not_json: ", log)
+        self.assertGreater(len(lines), 0)
+        self.assertLess(len(lines), n)
+
     def test_queue_full_when_broker_unreachable(self):
         """Nothing listens at the broker URL: the library's queue (2) and
         ZeroMQ's pipe fill up, then every further update is dropped and

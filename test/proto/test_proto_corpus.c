@@ -24,7 +24,7 @@
 #include "tb_proto.h"
 #include "ref_decode.h"
 
-#define MUTATIONS_PER_FORMAT 20000
+#define MUTATIONS_PER_FORMAT 50000
 
 typedef struct {
     char          *name;

@@ -257,6 +257,31 @@ static void test_missing_directory(void **state)
     model_free(&loaded);
 }
 
+static void test_second_store_on_same_file_refused(void **state)
+{
+    (void)state;
+    char path[512];
+    path_in(path, sizeof path, "locked");
+    tb_store_report_t rep;
+    tb_store_t *a = open_store(path, NULL, &rep, NULL, 1000);
+    assert_non_null(a);
+    tb_store_t *b = open_store(path, NULL, &rep, NULL, 1000);
+    assert_null(b);
+    assert_non_null(strstr(rep.error, "in use by another process"));
+    /* Read-only inspection is allowed meanwhile. */
+    tb_store_config_t cfg;
+    tb_store_config_defaults(&cfg);
+    cfg.path = path;
+    cfg.read_only = true;
+    b = tb_store_new(&cfg, NULL, NULL, &rep);
+    assert_non_null(b);
+    tb_store_destroy(&b);
+    tb_store_destroy(&a);
+    b = open_store(path, NULL, &rep, NULL, 1000);
+    assert_non_null(b);
+    tb_store_destroy(&b);
+}
+
 /* ---- damage: a reference file with history and deletes */
 
 typedef struct { size_t off, flen; int type; uint64_t seq; recbuf_t copy; char ns[64]; } frame_t;
@@ -742,6 +767,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clean_close_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_store_on_same_file_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_random_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corruption_random_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_version_kept, setup, teardown),
