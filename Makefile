@@ -64,20 +64,38 @@ $(B)/test/$(1): $(call objs,$(2)) $(foreach l,$(3),$(B)/lib/lib$(l).a)
 TEST_TARGETS += $(B)/test/$(1)
 endef
 
-# $(call shared_lib,NAME,SRCS,SOVERSION): $(B)/lib/libNAME.so(.SOVERSION) and
-# $(B)/lib/libNAME.a, both self-contained (SRCS lists common/proto sources too).
+# $(call shared_lib,NAME,SRCS,SOVERSION,HEADERS): $(B)/lib/libNAME.so(.SOVERSION)
+# and $(B)/lib/libNAME.a, both self-contained (SRCS lists the common/ and
+# proto/ sources too).  Only the functions named in the public HEADERS are
+# exported; everything else is made local, in the .so by a version script
+# and in the .a by linking one relocatable object and localizing it with
+# objcopy, so two of our libraries can go into one program without their
+# internal copies of common/ and proto/ clashing.
 define shared_lib
-$(B)/lib/lib$(1).so.$(3): $(call objs,$(2))
+$(B)/lib/lib$(1).syms: $(4)
 	@mkdir -p $$(@D)
-	$$(CC) -shared -Wl,-soname,lib$(1).so.$(3) -Wl,--no-undefined $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS_ALL)
+	grep -ohE '\btb_[a-z0-9_]+ *\(' $(4) | tr -d ' (' | sort -u > $$@
+$(B)/lib/lib$(1).map: $(B)/lib/lib$(1).syms
+	{ echo '{'; echo '  global:'; sed 's/.*/    &;/' $$<; echo '  local: *;'; echo '};'; } > $$@
+$(B)/lib/lib$(1).so.$(3): $(call objs,$(2)) $(B)/lib/lib$(1).map
+	@mkdir -p $$(@D)
+	$$(CC) -shared -Wl,-soname,lib$(1).so.$(3) -Wl,--no-undefined -Wl,--as-needed \
+	    -Wl,--version-script=$(B)/lib/lib$(1).map $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(LDLIBS_ALL)
 $(B)/lib/lib$(1).so: $(B)/lib/lib$(1).so.$(3)
 	ln -sf lib$(1).so.$(3) $$@
-$(B)/lib/lib$(1).a: $(call objs,$(2))
+$(B)/lib/lib$(1).a: $(call objs,$(2)) $(B)/lib/lib$(1).syms
+	@mkdir -p $$(@D)
+	$$(LD) -r -o $(B)/lib/lib$(1).o $$(filter %.o,$$^)
+	$$(OBJCOPY) --keep-global-symbols=$(B)/lib/lib$(1).syms $(B)/lib/lib$(1).o
+	rm -f $$@ && $$(AR) rcs $$@ $(B)/lib/lib$(1).o && rm -f $(B)/lib/lib$(1).o
+# libNAME_int.a: every symbol visible, for in-tree unit tests of internals.
+$(B)/lib/lib$(1)_int.a: $(call objs,$(2))
 	@mkdir -p $$(@D)
 	rm -f $$@ && $$(AR) rcs $$@ $$^
 ALL_TARGETS += $(B)/lib/lib$(1).so $(B)/lib/lib$(1).a
 INSTALL_LIB += lib$(1).so lib$(1).so.$(3) lib$(1).a
 endef
+OBJCOPY ?= objcopy
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)

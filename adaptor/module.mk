@@ -5,7 +5,7 @@ ADAPTOR_SRCS := $(wildcard adaptor/*.c) \
     common/tb_buf.c common/tb_error.c common/tb_ns.c \
     $(wildcard common/tb_discovery*.c) \
     $(wildcard proto/*.c)
-$(eval $(call shared_lib,thingsbus-adaptor,$(ADAPTOR_SRCS),0))
+$(eval $(call shared_lib,thingsbus-adaptor,$(ADAPTOR_SRCS),0,adaptor/thingsbus_adaptor.h adaptor/thingsbus_firmware.h))
 INSTALL_HDR += adaptor/thingsbus_adaptor.h adaptor/thingsbus_firmware.h
 INSTALL_PC  += thingsbus-adaptor
 

@@ -22,6 +22,7 @@
 
 typedef struct snapshot_t snapshot_t;
 typedef struct udp_input_t udp_input_t;
+typedef struct tb_store_t tb_store_t;
 
 typedef struct {
     broker_config_t *cfg;
@@ -36,6 +37,11 @@ typedef struct {
     tb_directory_t  *dir;
     uint64_t         seq;          /* last sequence number given out (0 = none yet) */
     snapshot_t      *snapshot;
+    tb_store_t      *store;        /* persistence, or NULL when off */
+    uint64_t         store_error_ms;   /* last store error already logged */
+    uint64_t         store_logged_ms;  /* when a store error was last logged */
+    bool             store_unhealthy;  /* an error was logged; recovery not yet */
+    uint64_t         store_next_watch; /* next check of the store's health (mono ms) */
     broker_stats_t   stats;
 } broker_t;
 
@@ -87,6 +93,24 @@ int udp_input_open(broker_t *b);
 void udp_input_close(broker_t *b);
 int udp_input_fds(const broker_t *b, int fds[BROKER_MAX_UDP_SOCKETS]);
 void udp_input_drain(broker_t *b, int fd);
+
+/* persist.c: the state file (tb_store.h) seen from the broker.
+ * persist_open: load the state into the directory and start the writer;
+ *   before binding.  Returns 0, or -1 when the broker must not run (another
+ *   broker holds the state file, out of memory); logs either way.
+ * persist_put: save the Thing's current value (after an accepted update).
+ * persist_tick: drive the store; returns the poll timeout it needs
+ *   (-1 none, 0 now, n ms).  Also logs disk errors, once per retry interval.
+ * persist_close: clean stop (writes and syncs everything); logs failures.
+ * persist_stats_log: the "stats: store ..." line. */
+int persist_open(broker_t *b);
+void persist_put(broker_t *b, const tb_thing_t *thing);
+long persist_tick(broker_t *b, uint64_t now_ms);
+void persist_close(broker_t *b);
+void persist_stats_log(broker_t *b);
+
+/* loop.c: all the counters (SIGUSR1, shutdown). */
+void broker_log_stats(broker_t *b);
 
 /* loop.c: catch SIGINT/SIGTERM/SIGUSR1 (handlers only note the signal and
  * wake the loop); install before binding so a stop request is never lost.

@@ -33,6 +33,12 @@ typedef struct {
     size_t    snapshot_max_bytes;
     int       verbose;
     bool      syslog;
+    char     *state_file;         /* "" = persistence off */
+    bool      no_persistence;
+    long long commit_window_ms;
+    double    compact_ratio;
+    size_t    compact_min;
+    long long state_retry_ms;
 } broker_config_t;
 
 extern const tb_opt_t broker_options[];

@@ -360,12 +360,13 @@ tb_directory_doc_url(const tb_directory_t *self, const tb_thing_t *thing, size_t
 
 /* ------------------------------------------------------------- values */
 
-int
-tb_directory_set(tb_directory_t *self, tb_thing_t *thing,
-                 const char *data, size_t data_len,
-                 const char *ts_json, size_t ts_len,
-                 const char *doc_url, size_t doc_len,
-                 double received, uint64_t seq)
+/* The common part of set and restore: everything but the update count. */
+static int
+store_value(tb_directory_t *self, tb_thing_t *thing,
+            const char *data, size_t data_len,
+            const char *ts_json, size_t ts_len,
+            const char *doc_url, size_t doc_len,
+            double received, uint64_t seq)
 {
     if (!self || !thing || data_len > UINT32_MAX || ts_len > UINT8_MAX)
         return -1;
@@ -405,8 +406,34 @@ tb_directory_set(tb_directory_t *self, tb_thing_t *thing,
     }
     thing->received = received;
     thing->seq = seq;
-    if (thing->updates != UINT32_MAX)
-        thing->updates++;
+    return 0;
+}
+
+int
+tb_directory_set(tb_directory_t *self, tb_thing_t *thing,
+                 const char *data, size_t data_len,
+                 const char *ts_json, size_t ts_len,
+                 const char *doc_url, size_t doc_len,
+                 double received, uint64_t seq)
+{
+    if (store_value(self, thing, data, data_len, ts_json, ts_len, doc_url, doc_len,
+                    received, seq) != 0)
+        return -1;
+    thing->updates++;
+    return 0;
+}
+
+int
+tb_directory_restore(tb_directory_t *self, tb_thing_t *thing,
+                     const char *data, size_t data_len,
+                     const char *ts_json, size_t ts_len,
+                     const char *doc_url, size_t doc_len,
+                     double received, uint64_t seq, uint64_t updates)
+{
+    if (store_value(self, thing, data, data_len, ts_json, ts_len, doc_url, doc_len,
+                    received, seq) != 0)
+        return -1;
+    thing->updates = updates;
     return 0;
 }
 

@@ -36,8 +36,8 @@ typedef struct {
     uint32_t    parent;       /* index, TB_THING_NONE for the root */
     uint32_t    first_child;  /* index or TB_THING_NONE */
     uint32_t    next_sibling; /* index or TB_THING_NONE */
+    uint64_t    updates;      /* accepted updates (restored across restarts) */
     uint32_t    doc;          /* interned documentation URL id + 1; 0 = none */
-    uint32_t    updates;      /* accepted updates (saturates) */
     uint16_t    ns_len;
     uint8_t     ts_len;       /* bytes of the ts literal after the data */
 } tb_thing_t;
@@ -69,6 +69,16 @@ int tb_directory_set(tb_directory_t *self, tb_thing_t *thing,
                      const char *ts_json, size_t ts_len,
                      const char *doc_url, size_t doc_len,
                      double received, uint64_t seq);
+
+/* Put back a Thing's value as it was saved (persistence, at start-up):
+ * like tb_directory_set, but the update count is set to `updates` instead
+ * of being incremented, and doc_url (a JSON string literal, or NULL) is the
+ * Thing's sticky URL.  Returns 0, or -1 on out of memory or bad lengths. */
+int tb_directory_restore(tb_directory_t *self, tb_thing_t *thing,
+                         const char *data, size_t data_len,
+                         const char *ts_json, size_t ts_len,
+                         const char *doc_url, size_t doc_len,
+                         double received, uint64_t seq, uint64_t updates);
 
 /* Number of Things (root and intermediates included); indices run 0..count-1. */
 size_t tb_directory_count(const tb_directory_t *self);

@@ -7,7 +7,7 @@
  * the data once into its outgoing form; the publisher splices the spans
  * into the normalized v1 message.  No DOM, no allocation per message in
  * the steady state.  on_update_accepted() is the single place where an
- * accepted update fans out (republish today; persistence and v2 services
+ * accepted update fans out (the state file, the republish; v2 services
  * hook in here later).
  */
 #include "broker.h"
@@ -126,6 +126,7 @@ on_update_accepted(broker_t *b, const broker_source_t *src, tb_thing_t *thing,
                    const tb_update_t *upd, const char *ts_json, size_t ts_len)
 {
     b->stats.accepted[src->input]++;
+    persist_put(b, thing);
     publish_update(b, thing, upd, ts_json, ts_len, thing->seq);
 }
 

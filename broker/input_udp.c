@@ -8,6 +8,10 @@
  * that was cut short (larger than 65507 bytes) is refused and counted,
  * never parsed half.  With the address "*" one dual-stack IPv6 socket
  * takes IPv4 and IPv6 (falling back to IPv4 alone where IPv6 is absent).
+ * Datagrams the kernel drops because the socket buffer was full (the
+ * broker fell behind) would otherwise be invisible: SO_RXQ_OVFL makes the
+ * kernel attach its running drop count to each datagram, and the growth of
+ * that count is the udp_kernel_drops counter.
  */
 #include "broker.h"
 #include <errno.h>
@@ -23,9 +27,17 @@
 #define UDP_CALLS      8                       /* recvmmsg calls per wake-up */
 #define UDP_BUF_BYTES  65536                   /* > TB_UDP_MAX_PAYLOAD */
 
+/* Room for the SO_RXQ_OVFL control message (a uint32_t). */
+#define UDP_CTRL_BYTES CMSG_SPACE(sizeof(uint32_t))
+
 struct udp_input_t {
     int                     fds[BROKER_MAX_UDP_SOCKETS];
+    uint32_t                drops_seen[BROKER_MAX_UDP_SOCKETS]; /* kernel's count, last read */
     int                     nfds;
+    union {
+        char                bytes[UDP_CTRL_BYTES];
+        struct cmsghdr      align;
+    }                       ctrl[UDP_BATCH];
     char                   *bufs;              /* UDP_BATCH x UDP_BUF_BYTES */
     struct mmsghdr          msgs[UDP_BATCH];
     struct iovec            iov[UDP_BATCH];
@@ -47,6 +59,10 @@ open_bound(broker_t *b, int family, const struct sockaddr *addr, socklen_t alen,
         int v6only = dual_stack ? 0 : 1;
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) != 0 && !quiet)
+        tb_log(b->log, TB_LOG_WARN, "UDP input %s: kernel drops cannot be counted "
+               "(SO_RXQ_OVFL: %s)", label, strerror(errno));
     if (b->cfg->udp_rcvbuf) {
         int size = b->cfg->udp_rcvbuf > (size_t)(1 << 30) ? 1 << 30 : (int)b->cfg->udp_rcvbuf;
         /* as root, go past net.core.rmem_max; otherwise take what we get */
@@ -152,10 +168,30 @@ udp_input_fds(const broker_t *b, int fds[BROKER_MAX_UDP_SOCKETS])
     return b->udp->nfds;
 }
 
+/* The kernel's drop count carried by one datagram, added as a delta (the
+ * count is per socket, cumulative, and wraps at 2^32). */
+static void
+count_kernel_drops(broker_t *b, int slot, struct msghdr *h)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL
+            || c->cmsg_len < CMSG_LEN(sizeof(uint32_t)))
+            continue;
+        uint32_t total;
+        memcpy(&total, CMSG_DATA(c), sizeof total);
+        uint32_t delta = total - b->udp->drops_seen[slot];
+        b->udp->drops_seen[slot] = total;
+        b->stats.udp_kernel_drops += delta;
+    }
+}
+
 void
 udp_input_drain(broker_t *b, int fd)
 {
     udp_input_t *u = b->udp;
+    int slot = 0;
+    while (slot < u->nfds - 1 && u->fds[slot] != fd)
+        slot++;
     broker_source_t src = { .input = INPUT_UDP, .zmq_msg = NULL, .peer = NULL };
     for (int call = 0; call < UDP_CALLS; call++) {
         for (int i = 0; i < UDP_BATCH; i++) {
@@ -164,12 +200,15 @@ udp_input_drain(broker_t *b, int fd)
             u->msgs[i].msg_hdr.msg_iovlen = 1;
             u->msgs[i].msg_hdr.msg_name = &u->peers[i];
             u->msgs[i].msg_hdr.msg_namelen = sizeof u->peers[i];
+            u->msgs[i].msg_hdr.msg_control = u->ctrl[i].bytes;
+            u->msgs[i].msg_hdr.msg_controllen = sizeof u->ctrl[i].bytes;
         }
         int n = recvmmsg(fd, u->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             return;                     /* EAGAIN (drained), EINTR: back to the loop */
         for (int i = 0; i < n; i++) {
             src.peer = (const struct sockaddr *)&u->peers[i];
+            count_kernel_drops(b, slot, &u->msgs[i].msg_hdr);
             size_t len = u->msgs[i].msg_len;
             if (len > TB_UDP_MAX_PAYLOAD || (u->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
                 char detail[96];

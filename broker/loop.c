@@ -2,9 +2,10 @@
  * loop.c - the one owner of the broker's event loop.
  *
  * Why this exists: every socket (ZeroMQ inputs, UDP, later the snapshot
- * service) and every timer (the periodic snapshot, later persistence) is
+ * service) and every timer (the periodic snapshot, the state file) is
  * served from this loop on one thread, so no part of the broker needs a
- * lock.  The loop sleeps in zmq_poll until input arrives or the next timer
+ * lock (the state file's writer thread shares nothing with it but the
+ * store's own short mutex).  The loop sleeps in zmq_poll until input arrives or the next timer
  * is due (no fixed sleeps, no polling interval); while a snapshot is being
  * built it does not sleep at all but alternates input batches and
  * snapshot slices.  Signal handlers only write a byte to a self-pipe that
@@ -72,11 +73,23 @@ broker_signals_remove(void)
     }
 }
 
-static void
-log_stats(broker_t *b)
+void
+broker_log_stats(broker_t *b)
 {
+    persist_stats_log(b);
     broker_stats_log(&b->stats, b->log, tb_directory_count(b->dir),
                      tb_directory_with_data(b->dir), b->seq);
+}
+
+/* The poll timeout: the nearest of the timers' deadlines; -1 = none. */
+static long
+earliest(long a, long b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
 }
 
 int
@@ -104,6 +117,7 @@ broker_loop_run(broker_t *b)
         interval_ms = 1;
     uint64_t next_snapshot = tb_time_mono_ms();         /* the first at start-up */
 
+    long store_timeout = persist_tick(b, tb_time_mono_ms());
     while (!stop_requested) {
         long timeout;
         uint64_t now = tb_time_mono_ms();
@@ -113,6 +127,7 @@ broker_loop_run(broker_t *b)
             timeout = 0;
         else
             timeout = (long)(next_snapshot - now);
+        timeout = earliest(timeout, store_timeout);
         int rc = zmq_poll(items, n, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             tb_log(b->log, TB_LOG_ERROR, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
@@ -134,7 +149,7 @@ broker_loop_run(broker_t *b)
         }
         if (stats_requested) {
             stats_requested = 0;
-            log_stats(b);
+            broker_log_stats(b);
         }
         now = tb_time_mono_ms();
         if (!snapshot_active(b) && next_snapshot <= now) {
@@ -145,8 +160,12 @@ broker_loop_run(broker_t *b)
         }
         if (snapshot_active(b))
             snapshot_step(b);
+        /* after the input batches: the groups they filled are sealed and
+         * handed to the writer here, and a compaction slice runs */
+        store_timeout = persist_tick(b, tb_time_mono_ms());
     }
     tb_log(b->log, TB_LOG_INFO, "stopping");
-    log_stats(b);
+    persist_close(b);
+    broker_log_stats(b);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <zmq.h>
 #include "broker.h"
+#include "store/tb_store.h"
 
 static const char usage[] =
     "usage: thingsbusd [OPTIONS]\n"
@@ -80,6 +81,7 @@ broker_close(broker_t *b)
     }
     tb_decoder_destroy(&b->decoder);
     snapshot_destroy(&b->snapshot);
+    tb_store_destroy(&b->store);        /* after persist_close: frees only */
     tb_directory_destroy(&b->dir);
     tb_buf_free(&b->out);
 }
@@ -117,6 +119,9 @@ main(int argc, char **argv)
         tb_log(b.log, TB_LOG_ERROR, "cannot set up signal handling: %s", strerror(errno));
         goto done;
     }
+    /* the state first: the first snapshot already holds the restored directory */
+    if (persist_open(&b) != 0)
+        goto done;
     if (zmq_sockets_open(&b) != 0)
         goto done;
     if (!cfg.no_udp && udp_input_open(&b) != 0)

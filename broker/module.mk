@@ -12,6 +12,6 @@ TEST_TARGETS += $(B)/test/bench_directory
 
 BROKER_SRCS := broker/main.c broker/config.c broker/loop.c broker/input_zmq.c \
                broker/input_udp.c broker/handle_update.c broker/directory.c \
-               broker/publish.c broker/snapshot.c broker/stats.c
-$(eval $(call program,thingsbusd,$(BROKER_SRCS),tbproto tbcommon))
+               broker/publish.c broker/snapshot.c broker/stats.c broker/persist.c
+$(eval $(call program,thingsbusd,$(BROKER_SRCS),tbproto tbstore tbcommon))
 INSTALL_SBIN += thingsbusd

@@ -55,6 +55,9 @@ broker_stats_log(const broker_stats_t *s, tb_log_t *log, size_t things,
         n += (size_t)snprintf(line + n, sizeof line - n, " %s=%llu", broker_reject_name(i),
                               (unsigned long long)s->rejected[i]);
     tb_log(log, TB_LOG_INFO, "%s", line);
+    tb_log(log, TB_LOG_INFO, "stats: dropped udp_kernel_drops=%llu",
+           (unsigned long long)s->udp_kernel_drops);
+    /* "published" stays the last line: readers wait for it */
     tb_log(log, TB_LOG_INFO,
            "stats: published updates=%llu errors=%llu snapshot_rounds=%llu "
            "snapshot_messages=%llu snapshot_entries=%llu",

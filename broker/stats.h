@@ -35,6 +35,8 @@ typedef struct {
     uint64_t snapshot_rounds;
     uint64_t snapshot_messages;
     uint64_t snapshot_entries;
+    uint64_t udp_kernel_drops;   /* datagrams the kernel dropped (socket buffer full), SO_RXQ_OVFL */
+    uint64_t store_too_large;    /* updates too large for the state file (cannot happen below 64 MiB) */
 } broker_stats_t;
 
 /* "pull", "legacy_sub", "udp". */

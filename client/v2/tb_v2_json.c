@@ -17,6 +17,14 @@
 
 #define MAX_DEPTH 512
 
+/* bytes that can appear in numbers and in true/false/null */
+static const bool literal_char[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+    ['7'] = 1, ['8'] = 1, ['9'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['e'] = 1,
+    ['E'] = 1, ['t'] = 1, ['r'] = 1, ['u'] = 1, ['f'] = 1, ['a'] = 1, ['l'] = 1,
+    ['s'] = 1, ['n'] = 1,
+};
+
 static const char *
 ws(const char *p, const char *end)
 {
@@ -78,7 +86,7 @@ skip_value(const char *p, const char *end, int depth)
         }
     }
     const char *start = p;
-    while (p < end && strchr("0123456789+-.eEtruefalsn", *p) && *p)
+    while (p < end && literal_char[(unsigned char)*p])
         p++;
     return p > start ? p : NULL;
 }

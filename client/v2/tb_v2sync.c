@@ -100,8 +100,8 @@ tb_v2sync_config_default(tb_v2sync_config_t *cfg)
     cfg->sub_wait_ms = 500;
     cfg->probe_ms = 2000;
     cfg->dead_ms = 0;
-    cfg->retry_ms = 2000;
-    cfg->credit = 16;
+    cfg->retry_ms = 5000;
+    cfg->credit = 8;
     cfg->max_buffer = 1000000;
 }
 
@@ -129,7 +129,7 @@ tb_v2sync_new(const char *prefix, const tb_v2sync_config_t *cfg,
     if (self->cfg.credit == 0)
         self->cfg.credit = 1;
     if (self->cfg.retry_ms == 0)
-        self->cfg.retry_ms = 2000;
+        self->cfg.retry_ms = 5000;
     self->act = *actions;
     self->ctx = ctx;
     self->hb_interval_ms = 1000;

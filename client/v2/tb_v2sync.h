@@ -86,8 +86,8 @@ typedef struct {
     unsigned dead_ms;       /* nothing heard this long from a v2 broker:
                                dead; 0 = 3 heartbeat intervals (0) */
     unsigned retry_ms;      /* no reply to a request this long, or after a
-                               refusal: ask again (2000) */
-    unsigned credit;        /* batches granted to the server (16) */
+                               refusal: ask again (5000) */
+    unsigned credit;        /* batches granted to the server (8) */
     size_t   max_buffer;    /* messages buffered during a snapshot; more
                                restarts the snapshot (1000000) */
 } tb_v2sync_config_t;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "v2/tb_v2sync.h"
+#include "v2/tb_v2sync_int.h"
 
 typedef struct {
     char     sent[64][160];   /* requests, frames joined with '|' */
@@ -163,7 +164,7 @@ test_join_merges_snapshot_and_buffer(void **state)
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_WAIT_SUB);
     heartbeat(s, 1001, "", 10, 10, EP); /* the welcome */
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SNAPSHOT);
-    assert_string_equal(last_sent(&h), "SNAPSHOT|s1||16");
+    assert_string_equal(last_sent(&h), "SNAPSHOT|s1||8");
     /* while it streams: a.x changes (12), b appears (13); seq 9 is old */
     update(s, 1002, "a.x", 9, "[8,8,8]", "\"old\"");
     update(s, 1003, "a.x", 12, "[11,11,11]", "\"new\"");
@@ -244,7 +245,7 @@ test_gap_by_chain_resyncs_and_reports(void **state)
     update(s, 11, "spacemon.a", 51, "[50,50,50]", "2");
     assert_int_equal(h.events[h.nevents - 1], TB_V2SYNC_EV_LOSS);
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SNAPSHOT);
-    assert_string_equal(h.sent[h.nsent - 1], "SNAPSHOT|s2|spacemon|16");
+    assert_string_equal(h.sent[h.nsent - 1], "SNAPSHOT|s2|spacemon|8");
     expect_data(&h, "spacemon.a", "1"); /* the post-gap update was not applied */
     /* the resync's snapshot holds a.b and not spacemon.a any more */
     assert_int_equal(reply(s, 20, "BATCH", "s2",
@@ -292,7 +293,7 @@ test_subscription_race_is_a_silent_retry(void **state)
     update(s, 2, "x", 12, "[11,0]", "1");
     end_marker(s, 3, "s1", "", 12, 10, 10, EP);
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SNAPSHOT);
-    assert_string_equal(last_sent(&h), "SNAPSHOT|s2||16");
+    assert_string_equal(last_sent(&h), "SNAPSHOT|s2||8");
     tb_v2sync_stats_t st;
     tb_v2sync_stats(s, &st);
     assert_int_equal(st.losses, 0);
@@ -328,7 +329,7 @@ test_heartbeat_timeout_declares_dead(void **state)
     assert_int_not_equal(tb_v2sync_state(s), TB_V2SYNC_V1);
     /* the broker returns (new epoch): resync */
     heartbeat(s, 21000, "", 0, 0, "00000000000000bb");
-    assert_string_equal(last_sent(&h), "SNAPSHOT|s3||16"); /* s2 timed out */
+    assert_string_equal(last_sent(&h), "SNAPSHOT|s3||8"); /* s2 timed out */
     end_marker(s, 21001, "s3", "", 0, 0, 0, "00000000000000bb");
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SYNCED);
     tb_v2sync_stats_t st;
@@ -358,7 +359,7 @@ test_fallback_to_v1(void **state)
     tb_v2sync_start(s, 100);
     assert_int_equal(tb_v2sync_tick(s, 100), 500);    /* the welcome wait */
     tb_v2sync_tick(s, 600);                           /* asks anyway */
-    assert_string_equal(last_sent(&h), "SNAPSHOT|s1||16");
+    assert_string_equal(last_sent(&h), "SNAPSHOT|s1||8");
     tb_v2sync_tick(s, 2099);
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SNAPSHOT);
     tb_v2sync_tick(s, 2100);
@@ -404,10 +405,12 @@ test_refusal_retries_later(void **state)
     assert_int_equal(tb_v2sync_on_reply(s, 2, f, 4), 0);
     assert_int_equal(h.events[0], TB_V2SYNC_EV_REFUSED);
     int n = h.nsent;
-    tb_v2sync_tick(s, 2001);
+    heartbeat(s, 3000, "", 0, 0, EP); /* alive, just busy */
+    heartbeat(s, 5000, "", 0, 0, EP);
+    tb_v2sync_tick(s, 5001);
     assert_int_equal(h.nsent, n);
-    tb_v2sync_tick(s, 2002);
-    assert_string_equal(last_sent(&h), "SNAPSHOT|s2||16");
+    tb_v2sync_tick(s, 5002);
+    assert_string_equal(last_sent(&h), "SNAPSHOT|s2||8");
     done(&h, &s);
 }
 
@@ -428,14 +431,38 @@ test_malformed_input_is_counted(void **state)
         "{\"type\":\"heartbeat\",\"ns\":\"\",\"seq\":2}",
         "{\"type\":\"what\",\"ns\":\"\",\"seq\":2}",
         "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":2,\"data\":\xff,\"prev\":[1,0]}",
+        "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":18446744073709551616,\"data\":1,\"prev\":[1,0]}",
+        "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":02,\"data\":1,\"prev\":[1,0]}",
+        "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":2,\"data\":\"open,\"prev\":[1,0]}",
+        "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":2,\"data\":\"a\x01b\",\"prev\":[1,0]}",
+        "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":2,\"data\":[1,],\"prev\":[1,0]}",
+        "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":2,\"data\":1,\"ts\":\"x\",\"prev\":[1,0]}",
+        "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":2,\"data\":1,\"prev\":[1,0]} trailing",
+        "{\"type\":\"thing_update\",\"ns\":\"a\\u0041\",\"seq\":2,\"data\":1,\"prev\":[1,0]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(tb_v2sync_on_pub(s, 5, "", 0, bad[i], strlen(bad[i])), -18);
+    /* nesting far deeper than the codec's limit, and a huge prev */
+    size_t big = 200000;
+    char *deep = malloc(big + 200);
+    int off = sprintf(deep, "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":2,\"prev\":[1,0],\"data\":");
+    for (size_t i = 0; i < 5000; i++)
+        deep[off++] = '[';
+    for (size_t i = 0; i < 5000; i++)
+        deep[off++] = ']';
+    deep[off++] = '}';
+    assert_int_equal(tb_v2sync_on_pub(s, 5, "", 0, deep, (size_t)off), -18);
+    off = sprintf(deep, "{\"type\":\"thing_update\",\"ns\":\"a\",\"seq\":2,\"data\":1,\"prev\":[");
+    for (size_t i = 0; i < 20000; i++)
+        off += sprintf(deep + off, "%s7", i ? "," : "");
+    off += sprintf(deep + off, "]}");
+    assert_int_equal(tb_v2sync_on_pub(s, 5, "", 0, deep, (size_t)off), -18);
+    free(deep);
     tb_v2_frame_t one[1] = { { "END", 3 } };
     assert_int_equal(tb_v2sync_on_reply(s, 5, one, 1), -18);
     tb_v2sync_stats_t st;
     tb_v2sync_stats(s, &st);
-    assert_int_equal(st.bad_messages, sizeof bad / sizeof *bad + 1);
+    assert_int_equal(st.bad_messages, sizeof bad / sizeof *bad + 3);
     assert_int_equal(st.losses, 0);
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SYNCED);
     /* a bad batch during a snapshot is counted too */
@@ -449,6 +476,44 @@ test_malformed_input_is_counted(void **state)
     assert_null(tb_v2sync_new("Bad", NULL, &actions, &h));
     assert_null(tb_v2sync_new("", NULL, NULL, &h));
     done(&h, &s);
+}
+
+/* The seq table under churn: backward-shift deletion keeps every
+ * remaining key findable. */
+static void
+test_map_churn(void **state)
+{
+    (void)state;
+    v2_map_t m = { 0 };
+    char ns[32];
+    bool created;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(ns, sizeof ns, "k%d", i);
+        v2_map_entry_t *e = v2_map_put(&m, ns, strlen(ns), &created);
+        assert_true(created);
+        e->seq = (uint64_t)i;
+    }
+    for (int i = 0; i < 5000; i += 3) {
+        snprintf(ns, sizeof ns, "k%d", i);
+        v2_map_remove(&m, v2_map_find(&m, ns, strlen(ns)));
+    }
+    assert_int_equal(m.count, 5000 - 1667);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(ns, sizeof ns, "k%d", i);
+        v2_map_entry_t *e = v2_map_find(&m, ns, strlen(ns));
+        if (i % 3 == 0) {
+            assert_null(e);
+        } else {
+            assert_non_null(e);
+            assert_int_equal(e->seq, i);
+        }
+    }
+    assert_null(v2_map_find(&m, "k1", 1)); /* a prefix of a key is not the key */
+    v2_map_entry_t *e = v2_map_put(&m, "k1", 2, &created);
+    assert_false(created);
+    assert_int_equal(e->seq, 1);
+    v2_map_free(&m);
+    assert_null(v2_map_find(&m, "k1", 2));
 }
 
 int
@@ -466,6 +531,7 @@ main(void)
         cmocka_unit_test(test_purge_and_recreate),
         cmocka_unit_test(test_refusal_retries_later),
         cmocka_unit_test(test_malformed_input_is_counted),
+        cmocka_unit_test(test_map_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
