@@ -58,7 +58,7 @@ const tb_opt_t broker_options[] = {
     ROW("compact-ratio", 0, TB_OPT_DOUBLE, compact_ratio, "2.0", 1.1, 1000, "R",
         "rewrite the state file when it grows past R times its size after the last rewrite"),
     ROW("compact-min", 0, TB_OPT_SIZE, compact_min, "4M", 0, 1024.0 * 1024 * 1024 * 1024,
-        "BYTES", "...and past BYTES"),
+        "BYTES", "compact only once the state file is larger than BYTES"),
     ROW("state-retry", 0, TB_OPT_INT, state_retry_ms, "5000", 10, 3600000, "MS",
         "after a disk error (full, read-only), retry writing the state this often"),
     ROW("verbose", 'v', TB_OPT_COUNT, verbose, "0", 0, 0, NULL,

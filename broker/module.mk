@@ -15,3 +15,16 @@ BROKER_SRCS := broker/main.c broker/config.c broker/loop.c broker/input_zmq.c \
                broker/publish.c broker/snapshot.c broker/stats.c broker/persist.c
 $(eval $(call program,thingsbusd,$(BROKER_SRCS),tbproto tbstore tbcommon))
 INSTALL_SBIN += thingsbusd
+
+# The installed configuration (state file under /var/lib/thingsbus): put in
+# SYSCONFDIR/thingsbus/ unless the admin already has one there, and always
+# as an example under share/doc/thingsbus/.  SYSCONFDIR is /etc for
+# PREFIX=/usr, PREFIX/etc otherwise.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+install: install-broker-config
+install-broker-config:
+	install -d $(DESTDIR)$(SYSCONFDIR)/thingsbus $(DESTDIR)$(PREFIX)/share/doc/thingsbus
+	install -m 644 broker/thingsbusd.conf $(DESTDIR)$(PREFIX)/share/doc/thingsbus/thingsbusd.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/thingsbus/thingsbusd.conf ] || \
+	    install -m 644 broker/thingsbusd.conf $(DESTDIR)$(SYSCONFDIR)/thingsbus/thingsbusd.conf
+.PHONY: install-broker-config

@@ -141,9 +141,9 @@ watch_health(broker_t *b, uint64_t now_ms)
         b->store_logged_ms = now_ms;
         b->store_unhealthy = true;
         tb_log(b->log, TB_LOG_WARN,
-               "state: %s (still serving from memory; %llu updates not yet saved; "
-               "retrying every %lld ms)",
-               st.last_error, (unsigned long long)st.records_unsaved, b->cfg->state_retry_ms);
+               "state: %s (still serving; the directory is kept in memory and written "
+               "again when the disk allows; retrying every %lld ms)",
+               st.last_error, b->cfg->state_retry_ms);
     }
     else if (b->store_unhealthy && st.healthy) {
         b->store_unhealthy = false;
@@ -161,10 +161,12 @@ persist_tick(broker_t *b, uint64_t now_ms)
         watch_health(b, now_ms);
         b->store_next_watch = now_ms + 1000;
     }
+    /* Idle and healthy: no wake-up at all.  While writing or failing, the
+     * loop comes back at least every second to see errors and recovery. */
     long until_watch = (long)(b->store_next_watch - now_ms);
-    if (t < 0 || t > until_watch)
-        return until_watch;
-    return t;
+    if (t < 0)
+        return b->store_unhealthy ? until_watch : -1;
+    return t < until_watch ? t : until_watch;
 }
 
 void
@@ -205,5 +207,6 @@ persist_stats_log(broker_t *b)
            (unsigned long long)st.file_bytes, (unsigned long long)st.pending_bytes,
            (unsigned long long)st.max_commit_ms, (unsigned long long)st.last_seq);
     if (st.last_error[0])
-        tb_log(b->log, TB_LOG_INFO, "state: last error: %s", st.last_error);
+        tb_log(b->log, TB_LOG_INFO, "state: last error: %s%s", st.last_error,
+               st.healthy ? " (recovered since)" : "");
 }

@@ -1,10 +1,12 @@
 # client/: libthingsbus-client (thingsbus_client.h) and tb-print-events.
 #
 # The library is self-contained: it carries the common/ and proto/ objects
-# it needs (not tb_log/tb_opts, which are for programs).
+# it needs (not tb_log/tb_opts, which are for programs) and the protocol v2
+# client state machine (client/v2/, also built alone as libtbv2cli.a).
 CLIENT_LIB_SRCS := client/tb_client.c client/tb_client_actor.c \
                    client/tb_client_decode.c client/tb_client_json.c \
-                   client/tb_client_mirror.c \
+                   client/tb_client_mirror.c client/tb_client_query.c \
+                   $(wildcard client/v2/*.c) \
                    $(filter-out common/tb_log.c common/tb_opts.c,$(wildcard common/*.c)) \
                    $(wildcard proto/*.c)
 $(eval $(call shared_lib,thingsbus-client,$(CLIENT_LIB_SRCS),0,client/thingsbus_client.h))

@@ -34,11 +34,12 @@ typedef struct {
     tb_client_event_fn *callback;
     void               *arg;
     bool                active;
+    uint64_t            losses_seen;   /* client losses when last told */
 } sub_t;
 
 struct tb_client_t {
     tb_client_options_t opts;          /* strings below are our copies */
-    char               *url, *zone, *dns_servers;
+    char               *url, *zone, *dns_servers, *subtree;
     tb_endpoints_t     *endpoints;     /* initial lookup, taken by the actor */
     zactor_t           *actor;
     int                 start_error;
@@ -67,6 +68,7 @@ struct tb_client_t {
     tb_client_stats_t   stats;
     int                 live_connections;
     char                endpoint[320];
+    char                snapshot_url[320]; /* "" unless speaking v2 */
 };
 
 /* ------------------------------------------------------------ texts */
@@ -289,6 +291,23 @@ tb_client_new(const tb_client_options_t *options, int *error, char *errbuf, size
         snprintf(errbuf, errlen, "eventfd: %s", strerror(errno));
         goto fail;
     }
+    if (options->subtree && *options->subtree) {
+        if (!tb_ns_valid(options->subtree, strlen(options->subtree))) {
+            rc = TB_ERR_BAD_NS;
+            snprintf(errbuf, errlen, "subtree \"%.200s\" is not a valid namespace",
+                     options->subtree);
+            goto fail;
+        }
+        if (!(self->subtree = strdup(options->subtree))) {
+            rc = TB_ERR_NOMEM;
+            goto fail;
+        }
+    }
+    if (options->protocol < TB_CLIENT_PROTOCOL_AUTO || options->protocol > TB_CLIENT_PROTOCOL_V2) {
+        rc = TB_ERR_INVALID_ARG;
+        snprintf(errbuf, errlen, "protocol must be 0 (auto), 1 (v1) or 2 (v2)");
+        goto fail;
+    }
     if (options->dns_servers && !(self->dns_servers = strdup(options->dns_servers))) {
         rc = TB_ERR_NOMEM;
         goto fail;
@@ -320,6 +339,7 @@ tb_client_new(const tb_client_options_t *options, int *error, char *errbuf, size
     self->opts.url = self->url;
     self->opts.zone = self->zone;
     self->opts.dns_servers = self->dns_servers;
+    self->opts.subtree = self->subtree;
 
     pthread_once(&s_czmq_once, s_czmq_quiet);
     self->actor = zactor_new(tb_client_actor, self);
@@ -369,6 +389,7 @@ tb_client_destroy(tb_client_t **self_p)
     free(self->url);
     free(self->zone);
     free(self->dns_servers);
+    free(self->subtree);
     free(self);
     *self_p = NULL;
 }
@@ -616,8 +637,9 @@ int
 tb_client_subscribe(tb_client_t *self, const char *ns, unsigned flags,
                     tb_client_event_fn *callback, void *arg)
 {
-    if (!self || !ns || (flags & ~(TB_F_SNAPSHOT | TB_F_TREE)))
+    if (!self || !ns || (flags & ~(TB_F_SNAPSHOT | TB_F_TREE | TB_F_PURGE | TB_F_LOSS)))
         return TB_ERR_INVALID_ARG;
+    flags &= ~TB_F_LOSS;
     size_t len = strlen(ns);
     if (!tb_ns_valid(ns, len))
         return TB_ERR_BAD_NS;
@@ -636,11 +658,15 @@ tb_client_subscribe(tb_client_t *self, const char *ns, unsigned flags,
         self->subs = subs;
         self->subs_alloc = cap;
     }
+    pthread_mutex_lock(&self->stats_lock);
+    uint64_t losses_now = self->stats.losses;   /* earlier losses are not news */
+    pthread_mutex_unlock(&self->stats_lock);
     int id = self->next_id++;
     if (self->next_id <= 0)          /* wrapped after 2^31 subscriptions */
         self->next_id = 1;
     self->subs[self->nsubs++] = (sub_t){ .id = id, .ns = copy, .ns_len = len,
-        .flags = flags, .callback = callback, .arg = arg, .active = true };
+        .flags = flags, .callback = callback, .arg = arg, .active = true,
+        .losses_seen = losses_now };
     pthread_mutex_unlock(&self->subs_lock);
     return id;
 }
@@ -687,10 +713,14 @@ tb_client_unsubscribe(tb_client_t *self, int subscription)
  * ancestor's up to the root (the original's order). */
 static void
 s_dispatch(tb_client_t *self, const char *ns, double ts, const char *data,
-           const char *doc_url, bool snapshot)
+           const char *doc_url, bool snapshot, bool purge)
 {
     size_t len = strlen(ns);
     uint64_t delivered = 0;
+    /* written on this (the actor's) thread only, so the copy is current */
+    pthread_mutex_lock(&self->stats_lock);
+    uint64_t losses = self->stats.losses;
+    pthread_mutex_unlock(&self->stats_lock);
     pthread_mutex_lock(&self->subs_lock);
     self->dispatching++;
     size_t level = len;
@@ -703,12 +733,16 @@ s_dispatch(tb_client_t *self, const char *ns, double ts, const char *data,
             sub_t *s = &self->subs[i];
             if (!s->active || s->ns_len != level || memcmp(s->ns, ns, level) != 0)
                 continue;
-            if ((snapshot && !(s->flags & TB_F_SNAPSHOT)) || (tree && !(s->flags & TB_F_TREE)))
+            if ((snapshot && !(s->flags & TB_F_SNAPSHOT)) || (tree && !(s->flags & TB_F_TREE))
+                || (purge && !(s->flags & TB_F_PURGE)))
                 continue;
+            bool lost = s->losses_seen != losses;
+            s->losses_seen = losses;
             tb_event_t e = {
                 .subscription = s->id, .ns = ns, .ts = ts,
-                .flags = (snapshot ? TB_F_SNAPSHOT : 0u) | (tree ? TB_F_TREE : 0u),
-                .data = data, .documentation_url = doc_url,
+                .flags = (snapshot ? TB_F_SNAPSHOT : 0u) | (tree ? TB_F_TREE : 0u)
+                       | (purge ? TB_F_PURGE : 0u) | (lost ? TB_F_LOSS : 0u),
+                .data = data, .documentation_url = doc_url, .losses = losses,
             };
             if (s->callback) {
                 tb_client_event_fn *fn = s->callback;
@@ -762,10 +796,136 @@ tb_client_apply_item(tb_client_t *self, tb_item_t *item)
         self->stats.snapshot_entries++;
     pthread_mutex_unlock(&self->stats_lock);
     s_dispatch(self, item->ns, item->ts, event_data,
-               doc_copy ? doc_copy : item->doc_url, item->snapshot);
+               doc_copy ? doc_copy : item->doc_url, item->snapshot, false);
     free(event_data);
     free(doc_copy);
 }
+
+/* ------------------------------------------------------- protocol v2 */
+
+void
+tb_client_apply_v2(tb_client_t *self, const char *ns, const char *data, size_t data_len,
+                   const char *ts_json, size_t ts_len, const char *doc_json, size_t doc_len,
+                   bool from_snapshot)
+{
+    /* The v2 state machine has checked every span; jansson re-reads the
+     * data so the mirror holds the same compact text as for v1. */
+    json_error_t jerr;
+    json_t *v = json_loadb(data, data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    json_t *doc = doc_len ? json_loadb(doc_json, doc_len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                                       &jerr) : NULL;
+    json_t *ts = ts_len ? json_loadb(ts_json, ts_len, JSON_DECODE_ANY, &jerr) : NULL;
+    char *text = v ? tb_client_json_text(v) : NULL;
+    if (!text) {
+        tb_client_note_reject(self, v ? TB_CLIENT_REJECT_NOMEM : TB_CLIENT_REJECT_BAD_JSON,
+                              v ? "out of memory applying an update"
+                                : "a v2 value that is not JSON");
+    } else {
+        tb_item_t item = {
+            .ns = ns, .data = text,
+            .ts = (ts && json_is_number(ts)) ? json_number_value(ts) : tb_time_now(),
+            .doc_url = (doc && json_is_string(doc) && json_string_length(doc) > 0
+                        && strlen(json_string_value(doc)) == json_string_length(doc))
+                           ? json_string_value(doc) : NULL,
+            .snapshot = from_snapshot,
+        };
+        pthread_mutex_lock(&self->stats_lock);
+        self->stats.messages += !from_snapshot;
+        self->stats.updates += !from_snapshot;
+        pthread_mutex_unlock(&self->stats_lock);
+        tb_client_apply_item(self, &item);
+        free(item.data);
+    }
+    json_decref(v);
+    json_decref(doc);
+    json_decref(ts);
+}
+
+void
+tb_client_remove_thing(tb_client_t *self, const char *ns)
+{
+    pthread_mutex_lock(&self->mirror_lock);
+    bool had = tb_mirror_remove(self->mirror, ns);
+    size_t things = tb_mirror_count(self->mirror);
+    pthread_mutex_unlock(&self->mirror_lock);
+    if (!had)
+        return;
+    pthread_mutex_lock(&self->stats_lock);
+    self->stats.things = things;
+    self->stats.purges++;
+    pthread_mutex_unlock(&self->stats_lock);
+    s_dispatch(self, ns, tb_time_now(), "null", NULL, false, true);
+}
+
+void
+tb_client_prune(tb_client_t *self, const char *prefix,
+                bool (*holds)(void *arg, const char *ns), void *arg)
+{
+    tb_thing_list_t list = { 0, NULL };
+    pthread_mutex_lock(&self->mirror_lock);
+    int rc = tb_mirror_subtree(self->mirror, prefix, &list);
+    pthread_mutex_unlock(&self->mirror_lock);
+    if (rc != TB_OK)
+        return;
+    for (size_t i = 0; i < list.count; i++) {
+        if (list.items[i].data && !holds(arg, list.items[i].ns))
+            tb_client_remove_thing(self, list.items[i].ns);
+        tb_thing_clear(&list.items[i]);
+    }
+    free(list.items);
+}
+
+void
+tb_client_note_v2(tb_client_t *self, tb_client_note_t what)
+{
+    pthread_mutex_lock(&self->stats_lock);
+    switch (what) {
+    case TB_NOTE_LOSS: self->stats.losses++; break;
+    case TB_NOTE_RESYNC: self->stats.resyncs++; break;
+    case TB_NOTE_DEATH: self->stats.broker_deaths++; break;
+    case TB_NOTE_RESTART: self->stats.broker_restarts++; break;
+    case TB_NOTE_QUERY: self->stats.queries++; break;
+    }
+    pthread_mutex_unlock(&self->stats_lock);
+}
+
+void
+tb_client_note_v2_malformed(tb_client_t *self, uint64_t count)
+{
+    pthread_mutex_lock(&self->stats_lock);
+    self->stats.malformed += count;
+    pthread_mutex_unlock(&self->stats_lock);
+}
+
+void
+tb_client_set_protocol(tb_client_t *self, int protocol)
+{
+    pthread_mutex_lock(&self->stats_lock);
+    self->stats.protocol = protocol;
+    if (protocol != 2)
+        self->snapshot_url[0] = '\0';
+    pthread_mutex_unlock(&self->stats_lock);
+}
+
+void
+tb_client_set_snapshot_url(tb_client_t *self, const char *url)
+{
+    pthread_mutex_lock(&self->stats_lock);
+    snprintf(self->snapshot_url, sizeof self->snapshot_url, "%s", url ? url : "");
+    pthread_mutex_unlock(&self->stats_lock);
+}
+
+bool
+tb_client_snapshot_url(tb_client_t *self, char *buf, size_t len)
+{
+    pthread_mutex_lock(&self->stats_lock);
+    bool known = self->stats.protocol != 1 && self->snapshot_url[0];
+    snprintf(buf, len, "%s", known ? self->snapshot_url : "");
+    pthread_mutex_unlock(&self->stats_lock);
+    return known;
+}
+
+const char *tb_client_subtree_prefix(tb_client_t *self) { return self->subtree ? self->subtree : ""; }
 
 /* --------------------------------------------------------- look-ups */
 
@@ -775,6 +935,23 @@ s_check_ns(tb_client_t *self, const char *ns)
     if (!self || !ns)
         return TB_ERR_INVALID_ARG;
     return tb_ns_valid(ns, strlen(ns)) ? TB_OK : TB_ERR_BAD_NS;
+}
+
+/* Before the mirror is synced, a Thing it lacks may simply not have
+ * arrived yet: ask the v2 snapshot service (tb_client_query.c). */
+static void
+s_maybe_query(tb_client_t *self, const char *ns, tb_thing_t *t)
+{
+    pthread_mutex_lock(&self->queue_lock);
+    bool synced = self->synced;
+    pthread_mutex_unlock(&self->queue_lock);
+    if (synced || t->data)
+        return;
+    tb_thing_t fetched;
+    if (tb_client_query_get(self, ns, &fetched) == TB_OK) {
+        tb_thing_clear(t);
+        *t = fetched;
+    }
 }
 
 static int
@@ -788,6 +965,7 @@ s_get(tb_client_t *self, const char *ns, tb_thing_t *t, double *age)
     pthread_mutex_unlock(&self->mirror_lock);
     if (rc != TB_OK)
         return rc;
+    s_maybe_query(self, ns, t);
     if (!t->data) {
         tb_thing_clear(t);
         return TB_ERR_NO_DATA;
@@ -847,6 +1025,7 @@ tb_client_get_thing(tb_client_t *self, const char *ns, tb_thing_t **thing)
         free(t);
         return rc;
     }
+    s_maybe_query(self, ns, t);
     *thing = t;
     return TB_OK;
 }

@@ -55,6 +55,11 @@ int tb_mirror_children(tb_mirror_t *self, const char *ns, char ***out, size_t *c
 /* Copy of ns's subtree (pre-order, siblings sorted). */
 int tb_mirror_subtree(tb_mirror_t *self, const char *ns, tb_thing_list_t *out);
 
+/* Remove Thing ns's data; the Thing itself goes when it has no children,
+ * and so do ancestors left without data and children.  Returns whether it
+ * had data. */
+bool tb_mirror_remove(tb_mirror_t *self, const char *ns);
+
 /* Things held, the root excluded. */
 size_t tb_mirror_count(const tb_mirror_t *self);
 
@@ -99,6 +104,38 @@ void tb_client_note_message(tb_client_t *self, tb_msg_kind_t kind);
 void tb_client_note_synced(tb_client_t *self);
 void tb_client_note_connection(tb_client_t *self, int delta, const char *url);
 void tb_client_note_resolution(tb_client_t *self);
+
+/* Protocol v2 (tb_client_actor.c feeds these from the v2 state machine). */
+/* A Thing's value from a snapshot entry or an update: data is one JSON
+ * value (any spacing), ts_json a number literal or "null", doc_json a
+ * string literal or "null" (null keeps the held URL). */
+void tb_client_apply_v2(tb_client_t *self, const char *ns, const char *data, size_t data_len,
+                        const char *ts_json, size_t ts_len, const char *doc_json,
+                        size_t doc_len, bool from_snapshot);
+/* Thing ns is gone (purge or resync sweep): mirror and purge events. */
+void tb_client_remove_thing(tb_client_t *self, const char *ns);
+/* Called once the first v2 sync of prefix is complete: Things with data
+ * under prefix that holds() denies were learnt from v1 messages while the
+ * protocol was being probed and are not on the broker any more. */
+void tb_client_prune(tb_client_t *self, const char *prefix,
+                     bool (*holds)(void *arg, const char *ns), void *arg);
+typedef enum {
+    TB_NOTE_LOSS = 0, TB_NOTE_RESYNC, TB_NOTE_DEATH, TB_NOTE_RESTART, TB_NOTE_QUERY
+} tb_client_note_t;
+void tb_client_note_v2(tb_client_t *self, tb_client_note_t what);
+void tb_client_set_protocol(tb_client_t *self, int protocol);
+/* v2 messages (or snapshot entries) the state machine skipped as malformed. */
+void tb_client_note_v2_malformed(tb_client_t *self, uint64_t count);
+/* The v2 snapshot service URL in use (for queries from callers' threads),
+ * copied into buf; false while none is known (probing or v1). */
+bool tb_client_snapshot_url(tb_client_t *self, char *buf, size_t len);
+void tb_client_set_snapshot_url(tb_client_t *self, const char *url);
+const char *tb_client_subtree_prefix(tb_client_t *self);
+/* GET ns from the v2 snapshot service on the caller's thread (at most
+ * 500 ms).  Returns TB_OK with *out filled (free with tb_thing_clear),
+ * TB_ERR_NO_DATA (the broker has none), TB_ERR_NOT_SUPPORTED (no v2
+ * service known), TB_ERR_TIMEOUT, TB_ERR_NET. */
+int tb_client_query_get(tb_client_t *self, const char *ns, tb_thing_t *out);
 
 /* The actor body, run by zactor_new(tb_client_actor, self). */
 void tb_client_actor(zsock_t *pipe, void *self);

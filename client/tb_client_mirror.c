@@ -298,3 +298,52 @@ tb_mirror_count(const tb_mirror_t *self)
 {
     return zhashx_size(self->index);
 }
+
+/* Unlinks and frees a childless node (keeping its siblings' order). */
+static void
+s_unlink(tb_mirror_t *self, node_t *parent, node_t *n)
+{
+    for (size_t i = 0; i < parent->nkids; i++) {
+        if (parent->kids[i] == n) {
+            memmove(&parent->kids[i], &parent->kids[i + 1],
+                    (parent->nkids - i - 1) * sizeof *parent->kids);
+            parent->nkids--;
+            break;
+        }
+    }
+    zhashx_delete(self->index, n->ns);
+    s_node_free(n);
+}
+
+bool
+tb_mirror_remove(tb_mirror_t *self, const char *ns)
+{
+    node_t *n = s_find(self, ns);
+    if (!n || !n->data)
+        return false;
+    free(n->data);
+    n->data = NULL;
+    n->ts = 0;
+    /* A Thing without data and without children only existed for its
+     * data: drop it, and the intermediate ancestors left empty by that
+     * (the root always stays). */
+    size_t len = strlen(ns);
+    while (n != &self->root && !n->data && n->nkids == 0) {
+        size_t plen = tb_ns_parent_len(ns, len, NULL);
+        node_t *parent;
+        if (plen == 0) {
+            parent = &self->root;
+        } else {
+            char name[TB_NS_MAX_LEN + 1];
+            memcpy(name, ns, plen);
+            name[plen] = '\0';
+            parent = (node_t *)zhashx_lookup(self->index, name);
+        }
+        if (!parent)
+            break;
+        s_unlink(self, parent, n);
+        n = parent;
+        len = plen;
+    }
+    return true;
+}

@@ -7,7 +7,10 @@
  *   ThingEvent<Thing<ns>, ts=1423351104.945, flags=, data={...}>
  * and adds --json, --snapshots, --dump, --count and --timeout.  It is a
  * plain user of libthingsbus-client's pull API: a tree subscription on the
- * chosen namespace, the client's file descriptor in a poll loop.
+ * chosen namespace, the client's file descriptor in a poll loop.  Against a
+ * v2 broker the client mirrors only that namespace (the broker filters),
+ * --dump is answered by the snapshot service at once, purges print with
+ * flags=F_PURGE, and lost updates are reported on stderr (and in --json).
  *
  * Exit status: 0 normal end (signal, --count, --timeout, --dump done),
  * 1 connection or discovery failure, 2 usage error.
@@ -100,7 +103,8 @@ s_usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
-/* The original's format; only F_SNAPSHOT is ever printed as a flag. */
+/* The original's format; only F_SNAPSHOT is ever printed as a flag, and
+ * F_PURGE for a purge (protocol v2; the original has none). */
 static void
 s_format_text(tb_buf_t *b, const char *ns, double ts, unsigned flags, const char *data)
 {
@@ -108,14 +112,15 @@ s_format_text(tb_buf_t *b, const char *ns, double ts, unsigned flags, const char
         tb_buf_printf(b, "ThingEvent<Thing<%s>, ", ns);
     else
         tb_buf_append_str(b, "ThingEvent<RootThing, ");
-    tb_buf_printf(b, "ts=%.3f, flags=%s, data=", ts, (flags & TB_F_SNAPSHOT) ? "F_SNAPSHOT" : "");
+    tb_buf_printf(b, "ts=%.3f, flags=%s, data=", ts,
+                  (flags & TB_F_PURGE) ? "F_PURGE" : (flags & TB_F_SNAPSHOT) ? "F_SNAPSHOT" : "");
     tb_buf_append_str(b, data);
     tb_buf_append_str(b, ">\n");
 }
 
 static void
 s_format_json(tb_buf_t *b, const char *ns, double ts, unsigned flags, const char *data,
-              const char *doc)
+              const char *doc, uint64_t losses)
 {
     double age = round((tb_time_now() - ts) * 1000.0) / 1000.0;
     tb_buf_append_str(b, "{\"ns\":");
@@ -125,10 +130,17 @@ s_format_json(tb_buf_t *b, const char *ns, double ts, unsigned flags, const char
     tb_buf_append_str(b, ",\"age\":");
     tb_json_write_double(b, age);
     tb_buf_append_str(b, ",\"flags\":[");
-    if (flags & TB_F_SNAPSHOT)
-        tb_buf_append_str(b, (flags & TB_F_TREE) ? "\"snapshot\"," : "\"snapshot\"");
-    if (flags & TB_F_TREE)
-        tb_buf_append_str(b, "\"tree\"");
+    static const struct { unsigned bit; const char *name; } names[] = {
+        { TB_F_SNAPSHOT, "snapshot" }, { TB_F_TREE, "tree" }, { TB_F_PURGE, "purge" },
+        { TB_F_LOSS, "loss" },
+    };
+    bool first = true;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (flags & names[i].bit) {
+            tb_buf_printf(b, "%s\"%s\"", first ? "" : ",", names[i].name);
+            first = false;
+        }
+    }
     tb_buf_append_str(b, "],\"data\":");
     tb_buf_append_str(b, data);
     tb_buf_append_str(b, ",\"documentation_url\":");
@@ -136,18 +148,18 @@ s_format_json(tb_buf_t *b, const char *ns, double ts, unsigned flags, const char
         tb_json_write_string(b, doc, strlen(doc));
     else
         tb_buf_append_str(b, "null");
-    tb_buf_append_str(b, "}\n");
+    tb_buf_printf(b, ",\"losses\":%llu}\n", (unsigned long long)losses);
 }
 
 /* Writes one line; false when stdout is gone (e.g. a closed pipe). */
 static bool
 s_print(const config_t *cfg, const char *ns, double ts, unsigned flags, const char *data,
-        const char *doc)
+        const char *doc, uint64_t losses)
 {
     tb_buf_t b;
     tb_buf_init(&b, 0);
     if (cfg->json)
-        s_format_json(&b, ns, ts, flags, data, doc);
+        s_format_json(&b, ns, ts, flags, data, doc, losses);
     else
         s_format_text(&b, ns, ts, flags, data);
     bool ok = !tb_buf_failed(&b) && fwrite(b.data, 1, b.len, stdout) == b.len
@@ -240,7 +252,7 @@ s_dump(const config_t *cfg, tb_client_t *client, tb_log_t *log)
         if (cfg->count > 0 && printed >= cfg->count)
             break;
         unsigned flags = TB_F_SNAPSHOT | (strcmp(t->ns, cfg->ns) != 0 ? TB_F_TREE : 0u);
-        if (!s_print(cfg, t->ns, t->ts, flags, t->data, t->documentation_url))
+        if (!s_print(cfg, t->ns, t->ts, flags, t->data, t->documentation_url, 0))
             break;
         printed++;
     }
@@ -251,7 +263,7 @@ s_dump(const config_t *cfg, tb_client_t *client, tb_log_t *log)
 static int
 s_follow(const config_t *cfg, tb_client_t *client, tb_log_t *log)
 {
-    unsigned flags = TB_F_TREE | (cfg->snapshots ? TB_F_SNAPSHOT : 0u);
+    unsigned flags = TB_F_TREE | TB_F_PURGE | (cfg->snapshots ? TB_F_SNAPSHOT : 0u);
     int sub = tb_client_subscribe(client, cfg->ns, flags, NULL, NULL);
     if (sub < 0) {
         fprintf(stderr, PROG ": cannot subscribe to \"%s\": %s\n", cfg->ns, tb_client_strerror(sub));
@@ -279,7 +291,12 @@ s_follow(const config_t *cfg, tb_client_t *client, tb_log_t *log)
             if (ev->dropped_before)
                 tb_log(log, TB_LOG_WARN, "%llu events dropped: output is slower than the bus",
                        (unsigned long long)ev->dropped_before);
-            bool ok = s_print(cfg, ev->ns, ev->ts, ev->flags, ev->data, ev->documentation_url);
+            if (ev->flags & TB_F_LOSS)
+                tb_log(log, TB_LOG_WARN, "updates were lost between the broker and this client "
+                       "(%llu loss%s so far); the client resynchronised from the broker",
+                       (unsigned long long)ev->losses, ev->losses == 1 ? "" : "es");
+            bool ok = s_print(cfg, ev->ns, ev->ts, ev->flags, ev->data, ev->documentation_url,
+                              ev->losses);
             tb_event_destroy(&ev);
             if (!ok)
                 return 0;            /* the reader went away: a normal end */
@@ -355,6 +372,7 @@ main(int argc, char **argv)
     opts.url = cfg.zone ? NULL : (cfg.url ? cfg.url : DEFAULT_URL);
     opts.zone = cfg.zone;
     opts.dns_servers = cfg.dns_server;
+    opts.subtree = cfg.ns;             /* v2: the broker sends only this subtree */
     if (cfg.timeout > 0 && cfg.timeout < 5.0)      /* the lookup fits in --timeout */
         opts.discovery_timeout_ms = (int)(cfg.timeout * 1000.0) > 0 ? (int)(cfg.timeout * 1000.0) : 1;
     if (cfg.verbose > 0 && log) {

@@ -11,9 +11,13 @@
  *     Python client (PROTOCOL-v1.md), delivered either to a callback or to a
  *     queue the program pulls from (with a file descriptor for poll/epoll).
  *
- * It speaks protocol v1 (thing_update messages and the periodic
- * thing_snapshot on the broker's PUB socket), so it works against our
- * thingsbusd and against a deployed original broker alike.
+ * It speaks protocol v2 when the broker offers it (PROTOCOL-v2.md: a
+ * consistent snapshot from the snapshot service on port P+2, sequence
+ * numbers and heartbeats on the filtered PUB on P+3, so the mirror is
+ * exact, loss is detected and repaired, and a dead or restarted broker is
+ * noticed), and falls back to protocol v1 (thing_update messages and the
+ * periodic thing_snapshot on the PUB socket P) against a broker that does
+ * not, such as a deployed original broker.
  *
  * Conventions: functions returning int return TB_OK (0) or a negative
  * enum tb_error code (thingsbus_errors.h; tb_client_strerror() gives the
@@ -50,6 +54,19 @@ extern "C" {
 #define TB_F_NONE     0u
 #define TB_F_SNAPSHOT 1u
 #define TB_F_TREE     2u
+/* Protocol v2 only.  A purge event says the Thing no longer has data: the
+ * broker purged it (its data was older than the broker's purge age), or a
+ * resynchronisation found it gone.  Its data is "null" and its ts the time
+ * the client learnt it.  Like the other properties, a listener receives
+ * purge events only if its flags include TB_F_PURGE (so programs written
+ * before it never see one). */
+#define TB_F_PURGE    4u
+/* Event flag only (never needed in a subscription, ignored there): set on
+ * the first event a subscription receives after the client detected lost
+ * updates (a sequence gap, protocol v2).  The client has resynchronised by
+ * itself; tb_event_t.losses and tb_client_stats_t.losses count the losses.
+ * Values recovered by the resynchronisation arrive as snapshot events. */
+#define TB_F_LOSS     8u
 
 /* ---------------------------------------------------------------- options */
 
@@ -107,7 +124,20 @@ typedef struct {
     /* Optional diagnostics hook, see tb_client_reject_fn (NULL: none). */
     tb_client_reject_fn *on_reject;
     void       *on_reject_arg;
+    /* --- added with protocol v2 (zero keeps the earlier behaviour) --- */
+    /* Mirror only this subtree ("spacemon"; NULL or "" = everything).
+     * Against a v2 broker the client then receives only that subtree's
+     * traffic (the broker filters it) and look-ups outside it find no
+     * data; against a v1 broker the whole directory is mirrored anyway. */
+    const char *subtree;
+    /* 0 (TB_CLIENT_PROTOCOL_AUTO): v2 when the broker offers it, else v1;
+     * TB_CLIENT_PROTOCOL_V1: never try v2. */
+    int         protocol;
 } tb_client_options_t;
+
+#define TB_CLIENT_PROTOCOL_AUTO 0
+#define TB_CLIENT_PROTOCOL_V1   1
+#define TB_CLIENT_PROTOCOL_V2   2
 
 /* Fill *options with the defaults (all zero/NULL, url and zone unset). */
 void tb_client_options_init(tb_client_options_t *options);
@@ -143,10 +173,16 @@ const char *tb_client_strerror(int error);
 /* Stable snake_case name of a reject reason ("bad_json"); never NULL. */
 const char *tb_client_reject_name(tb_client_reject_t reason);
 
-/* Wait until the mirror holds the broker's whole directory: against a v1
- * broker, until the first periodic thing_snapshot has been applied (the
- * original sends one every 15 s).  timeout_ms: -1 waits for ever, 0 only
- * checks.  Returns TB_OK or TB_ERR_TIMEOUT. */
+/* Wait until the mirror holds the broker's whole directory (or the
+ * options' subtree).  Against a v2 broker this is exact: the snapshot's
+ * end marker has arrived and every update buffered meanwhile has been
+ * applied, so the mirror equals the broker's state as of that moment
+ * (usually a few ms after start).  Against a v1 broker it is a guess: the
+ * first periodic thing_snapshot has been applied and no part of it came
+ * for 300 ms (the original sends one every 15 s).  Before the protocol is
+ * known (tb_client_stats_t.protocol 0) only the v2 end marker counts.
+ * timeout_ms: -1 waits for ever, 0 only checks.  Returns TB_OK or
+ * TB_ERR_TIMEOUT. */
 int tb_client_wait_synced(tb_client_t *self, int timeout_ms);
 
 /* ------------------------------------------------------------- look-ups */
@@ -231,6 +267,8 @@ typedef struct {
     const char *documentation_url; /* the Thing's URL, or NULL */
     uint64_t    dropped_before;    /* pull API: events dropped (queue full)
                                       since the previous tb_client_recv */
+    uint64_t    losses;            /* losses detected by the client so far
+                                      (protocol v2; see TB_F_LOSS) */
 } tb_event_t;
 
 /* A copy of an event (one allocation); NULL on OOM.  Free with
@@ -249,7 +287,8 @@ void tb_event_destroy(tb_event_t **event_p);
  * the client reads no messages (ZeroMQ buffers them, then drops). */
 typedef void (tb_client_event_fn)(const tb_event_t *event, void *arg);
 
-/* Subscribe to Thing ns ("" = root) with flags (TB_F_*).  callback NULL:
+/* Subscribe to Thing ns ("" = root) with flags (TB_F_NONE, TB_F_SNAPSHOT,
+ * TB_F_TREE, TB_F_PURGE; TB_F_LOSS is accepted and ignored).  callback NULL:
  * events go to the pull queue (tb_client_recv); else callback(event, arg)
  * on the background thread.  The Thing need not exist yet.
  * Returns a subscription id (> 0), or TB_ERR_BAD_NS / TB_ERR_INVALID_ARG
@@ -294,6 +333,17 @@ typedef struct {
     uint64_t resolutions;     /* successful SRV lookups (zone mode) */
     bool     connected;       /* connected to the broker right now */
     bool     synced;          /* a whole directory has been received */
+    /* --- added with protocol v2 --- */
+    int      protocol;        /* 0 still probing, 1 (v1) or 2 (v2) */
+    uint64_t losses;          /* sequence gaps detected (updates lost between
+                                 broker and client); each triggered a resync */
+    uint64_t resyncs;         /* snapshots requested after the first one
+                                 (loss, broker restart, broker back) */
+    uint64_t purges;          /* Things removed: purged by the broker or found
+                                 gone by a resync */
+    uint64_t broker_deaths;   /* v2 broker silent for 3 heartbeat intervals */
+    uint64_t broker_restarts; /* v2 broker's epoch changed */
+    uint64_t queries;         /* GET requests sent to the snapshot service */
 } tb_client_stats_t;
 
 /* Fill *stats (a consistent-enough copy; counters only grow).

@@ -120,9 +120,10 @@ tb_json_scan_string(tb_json_scan_t *s, bool is_key)
             const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
             uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
             uint64_t special = ((w - ones * 0x20) | (q - ones) | (b - ones) | w) & highs;
-            /* (x - ones) & highs flags zero bytes of x only when no byte of x
-             * has its high bit set; w's high bits are included directly, so
-             * any false positive is from a byte >= 0x80, which is special */
+            /* a byte < 0x20, or equal to '"' or '\\' after the xor, borrows
+             * into its high bit; bytes >= 0x80 show through w itself.  A
+             * borrow can also flag the byte after a special one, never hide
+             * one: a flagged word is finished by the byte loop below. */
             if (special)
                 break;
             i += 8;

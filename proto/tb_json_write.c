@@ -89,6 +89,75 @@ format_double(char *buf, size_t cap, double v, int prec)
     return n;
 }
 
+/* The common case without printf: |v| in [1e-5, 1e15) with 15 significant
+ * digits or fewer.  The candidate digits m come from one multiplication;
+ * they are kept only if m / 10^p reads back as v exactly (m < 2^53 and
+ * p <= 22 make that division correctly rounded), so a wrong guess costs a
+ * fall-back, never a wrong value.  Returns the length, or -1. */
+static int
+fast_double(char *buf, double v)
+{
+    static const double pow10[] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    };
+    double a = fabs(v);
+    if (!(a >= 1e-5 && a < 1e15))
+        return -1;
+    /* floor(log10(a)), by comparison; off by one near a power of ten only
+     * changes how many digits are tried, the check below still holds */
+    int e10 = 0;
+    if (a >= 1.0)
+        while (e10 < 14 && a >= pow10[e10 + 1])
+            e10++;
+    else {
+        e10 = -1;
+        while (e10 > -5 && a * pow10[-e10] < 1.0)
+            e10--;
+    }
+    int p = 14 - e10;                   /* decimals kept: 15 significant digits */
+    if (p < 0 || p > 22)
+        return -1;
+    double scaled = a * pow10[p];
+    if (!(scaled < 9007199254740992.0))
+        return -1;
+    uint64_t m = (uint64_t)(scaled + 0.5);
+    if ((double)m / pow10[p] != a)
+        return -1;
+    while (p > 0 && m % 10 == 0) {      /* shortest: drop trailing zeros */
+        m /= 10;
+        p--;
+    }
+    char digits[24];
+    int nd = 0;
+    do {
+        digits[nd++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    int n = 0;
+    if (v < 0)
+        buf[n++] = '-';
+    if (nd <= p) {                      /* 0.000ddd */
+        buf[n++] = '0';
+        buf[n++] = '.';
+        for (int i = 0; i < p - nd; i++)
+            buf[n++] = '0';
+        while (nd)
+            buf[n++] = digits[--nd];
+    }
+    else {
+        while (nd > p)
+            buf[n++] = digits[--nd];
+        buf[n++] = '.';
+        if (!p)
+            buf[n++] = '0';
+        while (nd)
+            buf[n++] = digits[--nd];
+    }
+    buf[n] = '\0';
+    return n;
+}
+
 void
 tb_json_write_double(tb_buf_t *out, double v)
 {
@@ -97,7 +166,15 @@ tb_json_write_double(tb_buf_t *out, double v)
         return;
     }
     char buf[48];
-    int n = -1;
+    if (v == 0) {
+        tb_buf_append(out, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 4 : 3);
+        return;
+    }
+    int n = fast_double(buf, v);
+    if (n > 0) {
+        tb_buf_append(out, buf, (size_t)n);
+        return;
+    }
     for (int prec = 15; prec <= 17; prec++) {
         n = format_double(buf, sizeof buf, v, prec);
         if (n < 0)

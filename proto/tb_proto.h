@@ -155,9 +155,11 @@ tb_reason_t tb_json_check(const char *text, size_t len, const tb_limits_t *limit
  * escaping '"', '\\' and control characters. */
 void tb_json_write_string(tb_buf_t *out, const char *s, size_t n);
 
-/* Append a double as a JSON float literal that round-trips (shortest of
- * %.15g/%.16g/%.17g that reads back equal; always contains '.' or 'e').
- * Non-finite values are written as null. */
+/* Append a double as a JSON float literal that reads back as the same
+ * double: at most 15 significant digits when they suffice (plain decimal
+ * notation for 1e-5 <= |v| < 1e15, trailing zeros dropped), else the
+ * shortest of %.16g/%.17g that round-trips; always contains '.' or 'e'
+ * ("5.0", "0.1", "1e+300", "-0.0").  Non-finite values are written as null. */
 void tb_json_write_double(tb_buf_t *out, double v);
 
 /* Append the normalized v1 thing_update the broker republishes:

@@ -11,6 +11,7 @@
 #include "tb_v2sync_int.h"
 #include "tb_time.h"
 #include "thingsbus_errors.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -27,6 +28,9 @@ struct tb_v2cli_t {
     void               *user_ctx;
     int                 sub_hwm;
     bool                reconnect;
+    void               *monitor;      /* PAIR reading the DEALER's monitor */
+    unsigned            monitor_gen;
+    bool                refused, reached;
 };
 
 static int
@@ -69,8 +73,86 @@ drv_event(void *ctx, tb_v2sync_event_t ev, uint64_t detail)
 }
 
 static void
+close_monitor(tb_v2cli_t *self)
+{
+    if (self->monitor) {
+        if (self->dealer)
+            zmq_socket_monitor(self->dealer, NULL, 0);
+        zmq_close(self->monitor);
+        self->monitor = NULL;
+    }
+}
+
+/* Watch the DEALER's connection: a refused connect means nothing listens
+ * on the snapshot port (an original broker), which tb_v2cli_refused()
+ * reports.  Best effort: without a monitor the host's probe timeout
+ * decides instead. */
+static void
+open_monitor(tb_v2cli_t *self)
+{
+    char ep[64];
+    int zero = 0;
+    snprintf(ep, sizeof ep, "inproc://tb-v2cli-mon-%p-%u", (void *)self, ++self->monitor_gen);
+    self->refused = self->reached = false;
+    if (zmq_socket_monitor(self->dealer, ep, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED) != 0)
+        return;
+    self->monitor = zmq_socket(self->zctx, ZMQ_PAIR);
+    if (!self->monitor)
+        return;
+    zmq_setsockopt(self->monitor, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(self->monitor, ep) != 0) {
+        zmq_close(self->monitor);
+        self->monitor = NULL;
+        zmq_socket_monitor(self->dealer, NULL, 0);
+    }
+}
+
+bool
+tb_v2cli_refused(tb_v2cli_t *self)
+{
+    if (!self)
+        return false;
+    for (int i = 0; self->monitor && i < 64; i++) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        uint16_t id = 0;
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&id, zmq_msg_data(&ev), sizeof id);
+        bool more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        while (more) {  /* the address frame */
+            zmq_msg_init(&ev);
+            more = zmq_msg_recv(&ev, self->monitor, 0) >= 0 && zmq_msg_more(&ev);
+            zmq_msg_close(&ev);
+        }
+        if (id == ZMQ_EVENT_CONNECTED)
+            self->reached = true;
+        else if (id == ZMQ_EVENT_CONNECT_RETRIED)
+            self->refused = true;
+    }
+    return self->refused && !self->reached;
+}
+
+void
+tb_v2cli_refused_reset(tb_v2cli_t *self)
+{
+    if (!self)
+        return;
+    (void)tb_v2cli_refused(self);
+    self->refused = self->reached = false;
+}
+
+void *tb_v2cli_sub_socket(tb_v2cli_t *self) { return self ? self->sub : NULL; }
+void *tb_v2cli_dealer_socket(tb_v2cli_t *self) { return self ? self->dealer : NULL; }
+
+static void
 close_sockets(tb_v2cli_t *self)
 {
+    close_monitor(self);
     if (self->sub)
         zmq_close(self->sub);
     if (self->dealer)
@@ -95,6 +177,7 @@ open_sockets(tb_v2cli_t *self)
         zmq_connect(self->sub, self->pub_ep) != 0 ||
         zmq_connect(self->dealer, self->snapshot_ep) != 0)
         goto fail;
+    open_monitor(self);
     return 0;
 fail:
     close_sockets(self);
@@ -233,6 +316,26 @@ maybe_reconnect(tb_v2cli_t *self)
     close_sockets(self);
     if (open_sockets(self) == 0)
         tb_v2sync_start(self->sync, tb_time_mono_ms());
+}
+
+unsigned
+tb_v2cli_process(tb_v2cli_t *self, bool sub_ready, bool dealer_ready)
+{
+    if (!self)
+        return 1000;
+    if (dealer_ready && self->dealer)
+        drain_dealer(self);
+    if (sub_ready && self->sub)
+        drain_sub(self);
+    unsigned next = tb_v2sync_tick(self->sync, tb_time_mono_ms());
+    maybe_reconnect(self);
+    if (!self->sub) {
+        self->reconnect = true;
+        maybe_reconnect(self);
+        if (!self->sub)
+            return 100;    /* could not reopen: try again soon */
+    }
+    return next;
 }
 
 int

@@ -162,6 +162,13 @@ tb_v2sync_state_t tb_v2sync_state(const tb_v2sync_t *self) { return self->state;
 uint64_t tb_v2sync_seq(const tb_v2sync_t *self) { return self->synced_seq; }
 uint64_t tb_v2sync_last(const tb_v2sync_t *self) { return self->tracker; }
 size_t tb_v2sync_count(const tb_v2sync_t *self) { return self->map.count; }
+bool tb_v2sync_heard(const tb_v2sync_t *self) { return self->v2_seen; }
+
+bool
+tb_v2sync_holds(const tb_v2sync_t *self, const char *ns)
+{
+    return ns && v2_map_find((v2_map_t *)&self->map, ns, strlen(ns)) != NULL;
+}
 void tb_v2sync_stats(const tb_v2sync_t *self, tb_v2sync_stats_t *out) { *out = self->stats; }
 
 static void
@@ -405,6 +412,23 @@ apply_purge(tb_v2sync_t *self, const msg_t *m)
         self->act.remove(self->ctx, m->ns);
 }
 
+/* The broker restarted (its epoch changed): its seqs are a new series,
+ * so the seqs of what we hold mean nothing against them.  Forget them
+ * (keeping the Things, which the next snapshot confirms or sweeps) so the
+ * new series' values win. */
+static void
+broker_restarted(tb_v2sync_t *self)
+{
+    self->stats.restarts++;
+    for (size_t i = 0; i < self->map.cap; i++)
+        if (self->map.slots[i].ns)
+            self->map.slots[i].seq = 0;
+    self->epoch[0] = 0;
+    self->start_seq = 0;
+    self->tracker = 0;
+    emit(self, TB_V2SYNC_EV_BROKER_RESTART, self->stats.restarts);
+}
+
 /* Process one live message in order (from the buffer at an end marker,
  * or as it arrives once synced).  Returns false when it started a resync
  * (the caller stops replaying). */
@@ -413,15 +437,17 @@ process(tb_v2sync_t *self, uint64_t now, const msg_t *m, uint64_t prev)
 {
     /* at or before the snapshot's start: the snapshot holds it already
      * (late arrivals from the SUB queue land here too, not only replays) */
+    /* the epoch first: a restarted broker numbers from 1 again, so its
+     * heartbeats may well be "older" than our snapshot's start */
+    if (m->type == MSG_HEARTBEAT && self->epoch[0] &&
+        memcmp(m->epoch, self->epoch, 16) != 0) {
+        broker_restarted(self);
+        resync(self, now);
+        return false;
+    }
     if (m->seq <= self->start_seq)
         return true;
     if (m->type == MSG_HEARTBEAT) {
-        if (self->epoch[0] && memcmp(m->epoch, self->epoch, 16) != 0) {
-            self->stats.restarts++;
-            emit(self, TB_V2SYNC_EV_BROKER_RESTART, self->stats.restarts);
-            resync(self, now);
-            return false;
-        }
         if (m->ns_len != self->prefix_len || memcmp(m->ns, self->prefix, m->ns_len) != 0)
             return true;
         if (m->last == self->tracker)
@@ -687,6 +713,13 @@ on_end(tb_v2sync_t *self, uint64_t now, const tb_v2_frame_t *payload)
         e.epoch_len != 16) {
         self->stats.bad_messages++;
         return TB_ERR_BAD_MESSAGE;
+    }
+    if (self->epoch[0] && memcmp(self->epoch, e.epoch, 16) != 0) {
+        /* restarted while we were away (e.g. declared dead, then back):
+         * what this stream merged was judged against the old series */
+        broker_restarted(self);
+        resync(self, now);
+        return 0;
     }
     memcpy(self->epoch, e.epoch, 16);
     self->epoch[16] = 0;

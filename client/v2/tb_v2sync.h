@@ -159,6 +159,13 @@ size_t tb_v2sync_count(const tb_v2sync_t *self);
 
 void tb_v2sync_stats(const tb_v2sync_t *self, tb_v2sync_stats_t *out);
 
+/* True once any v2 message (filtered PUB or snapshot service) arrived:
+ * a v2 broker is there (the client never falls back to v1 after that). */
+bool tb_v2sync_heard(const tb_v2sync_t *self);
+
+/* True when the state machine holds a value for Thing ns. */
+bool tb_v2sync_holds(const tb_v2sync_t *self, const char *ns);
+
 /* ------------------------------------------------------- socket driver */
 /* A SUB on the filtered PUB and a DEALER on the snapshot service, driven
  * by one tb_v2sync_t.  On BROKER_DEAD it reconnects both sockets itself
@@ -180,6 +187,27 @@ int tb_v2cli_run_once(tb_v2cli_t *self, int timeout_ms);
 
 /* The state machine inside (owned by the driver). */
 tb_v2sync_t *tb_v2cli_sync(tb_v2cli_t *self);
+
+/* For a host with its own poll loop: the two sockets to poll for
+ * ZMQ_POLLIN (they change when the driver reconnects, so ask again before
+ * each poll; NULL while closed). */
+void *tb_v2cli_sub_socket(tb_v2cli_t *self);
+void *tb_v2cli_dealer_socket(tb_v2cli_t *self);
+
+/* For a host with its own poll loop: feed what is readable (sub_ready /
+ * dealer_ready from the host's poll), let time pass, reconnect when the
+ * broker was declared dead.  Returns the ms until the next deadline. */
+unsigned tb_v2cli_process(tb_v2cli_t *self, bool sub_ready, bool dealer_ready);
+
+/* True when a TCP connection to the snapshot service was refused (nothing
+ * listens there: an original broker) and none succeeded since the last
+ * (re)connect.  Lets a host fall back to v1 at once instead of after
+ * probe_ms. */
+bool tb_v2cli_refused(tb_v2cli_t *self);
+
+/* Forget the refusals and connections seen so far (e.g. when the host
+ * learns the broker just came up: older refusals prove nothing). */
+void tb_v2cli_refused_reset(tb_v2cli_t *self);
 
 /* Set the SUB's receive high-water mark (tests use 1 to force loss);
  * takes effect at the next reconnect.  Returns 0 or TB_ERR_NET. */

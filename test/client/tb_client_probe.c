@@ -9,8 +9,11 @@
  * answers look-up commands read from stdin, so each test can check exactly
  * what a program linking the library would see.
  *
- * Usage: tb-client-probe URL [--callback] [--queue N] [NS/FLAGS ...]
- *   FLAGS: none | tree | snapshot | tree+snapshot   ("/tree" = the root)
+ * Usage: tb-client-probe URL [--callback] [--queue N] [--subtree NS] [--v1]
+ *                        [NS/FLAGS ...]
+ *   FLAGS: none | tree | snapshot | tree+snapshot | tree+purge |
+ *          tree+snapshot+purge   ("/tree" = the root)
+ *   Event flags print the same way, plus "+purge" and "+loss".
  * Output:  event sub=ID ns=NS flags=F ts=T data=JSON doc=URL|-
  * Commands (stdin, one per line), each answered by one line:
  *   get NS | json NS | thing NS | children NS | subtree NS | stats |
@@ -32,7 +35,10 @@ static const char *
 s_flags(unsigned f)
 {
     static const char *const names[] = { "none", "snapshot", "tree", "tree+snapshot" };
-    return names[f & 3u];
+    static _Thread_local char buf[64];
+    snprintf(buf, sizeof buf, "%s%s%s", names[f & 3u], (f & TB_F_PURGE) ? "+purge" : "",
+             (f & TB_F_LOSS) ? "+loss" : "");
+    return buf;
 }
 
 static int
@@ -42,6 +48,8 @@ s_parse_flags(const char *s, unsigned *f)
     else if (strcmp(s, "tree") == 0) *f = TB_F_TREE;
     else if (strcmp(s, "snapshot") == 0) *f = TB_F_SNAPSHOT;
     else if (strcmp(s, "tree+snapshot") == 0) *f = TB_F_TREE | TB_F_SNAPSHOT;
+    else if (strcmp(s, "tree+snapshot+purge") == 0) *f = TB_F_TREE | TB_F_SNAPSHOT | TB_F_PURGE;
+    else if (strcmp(s, "tree+purge") == 0) *f = TB_F_TREE | TB_F_PURGE;
     else return -1;
     return 0;
 }
@@ -169,7 +177,11 @@ s_command(tb_client_t *c, char *line, bool callback, bool *quit)
         for (int i = 0; i < TB_CLIENT_REJECT_COUNT; i++)
             printf("%s\"%s\":%llu", i ? "," : "", tb_client_reject_name((tb_client_reject_t)i),
                    (unsigned long long)st.rejected[i]);
-        printf("}}\n");
+        printf("},\"protocol\":%d,\"losses\":%llu,\"resyncs\":%llu,\"purges\":%llu,"
+               "\"broker_deaths\":%llu,\"broker_restarts\":%llu,\"queries\":%llu}\n",
+               st.protocol, (unsigned long long)st.losses, (unsigned long long)st.resyncs,
+               (unsigned long long)st.purges, (unsigned long long)st.broker_deaths,
+               (unsigned long long)st.broker_restarts, (unsigned long long)st.queries);
         fflush(stdout);
         pthread_mutex_unlock(&s_out);
     } else if (strcmp(line, "synced") == 0) {
@@ -188,8 +200,9 @@ s_command(tb_client_t *c, char *line, bool callback, bool *quit)
 int
 main(int argc, char **argv)
 {
-    bool callback = false;
+    bool callback = false, v1 = false;
     size_t queue = 0;
+    const char *subtree = NULL;
     if (argc < 2) {
         fprintf(stderr, "usage: tb-client-probe URL [--callback] [--queue N] [NS/FLAGS ...]\n");
         return 2;
@@ -200,6 +213,10 @@ main(int argc, char **argv)
             callback = true;
         else if (strcmp(argv[first], "--queue") == 0 && first + 1 < argc)
             queue = (size_t)atol(argv[++first]);
+        else if (strcmp(argv[first], "--subtree") == 0 && first + 1 < argc)
+            subtree = argv[++first];
+        else if (strcmp(argv[first], "--v1") == 0)
+            v1 = true;
     }
     tb_client_options_t o;
     tb_client_options_init(&o);
@@ -210,6 +227,8 @@ main(int argc, char **argv)
         o.url = argv[1];
     }
     o.queue_limit = queue;
+    o.subtree = subtree;
+    o.protocol = v1 ? TB_CLIENT_PROTOCOL_V1 : TB_CLIENT_PROTOCOL_AUTO;
     int err;
     char text[256];
     tb_client_t *c = tb_client_new(&o, &err, text, sizeof text);

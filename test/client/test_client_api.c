@@ -365,7 +365,7 @@ test_arguments_and_texts(void **state)
     assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
     assert_ptr_equal(sa.sa_handler, SIG_DFL);
     assert_int_equal(tb_client_subscribe(c, "Bad", TB_F_NONE, NULL, NULL), TB_ERR_BAD_NS);
-    assert_int_equal(tb_client_subscribe(c, "a", 4u, NULL, NULL), TB_ERR_INVALID_ARG);
+    assert_int_equal(tb_client_subscribe(c, "a", 16u, NULL, NULL), TB_ERR_INVALID_ARG);
     assert_int_equal(tb_client_subscribe(c, NULL, 0, NULL, NULL), TB_ERR_INVALID_ARG);
     char *d = (char *)1;
     assert_int_equal(tb_client_get_data(c, "a..b", &d, NULL), TB_ERR_BAD_NS);

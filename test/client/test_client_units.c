@@ -90,6 +90,48 @@ test_mirror_children_sorted_and_subtree_order(void **state)
     tb_mirror_destroy(&m);
 }
 
+/* A purge (protocol v2) takes the data; the Thing goes when it has no
+ * children, and so do the intermediate ancestors it alone kept. */
+static void
+test_mirror_remove_prunes(void **state)
+{
+    (void)state;
+    tb_mirror_t *m = tb_mirror_new();
+    tb_thing_t t;
+    char **kids;
+    size_t n;
+    assert_int_equal(tb_mirror_set(m, "a.b.c", strdup("1"), 5.0, NULL, NULL), TB_OK);
+    assert_int_equal(tb_mirror_set(m, "a.x", strdup("2"), 5.0, NULL, NULL), TB_OK);
+    assert_int_equal(tb_mirror_set(m, "k", strdup("3"), 5.0, NULL, NULL), TB_OK);
+    assert_int_equal(tb_mirror_set(m, "k.child", strdup("4"), 5.0, NULL, NULL), TB_OK);
+    assert_int_equal(tb_mirror_count(m), 6);
+    assert_false(tb_mirror_remove(m, "a.b"));         /* intermediate: no data */
+    assert_false(tb_mirror_remove(m, "nope"));
+    assert_true(tb_mirror_remove(m, "a.b.c"));
+    assert_false(tb_mirror_remove(m, "a.b.c"));       /* only once */
+    assert_int_equal(tb_mirror_count(m), 4);          /* a.b went with it, a stays */
+    assert_int_equal(tb_mirror_children(m, "a", &kids, &n), TB_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(kids[0], "a.x");
+    tb_client_strv_free(&kids);
+    assert_true(tb_mirror_remove(m, "a.x"));          /* now a is empty: gone too */
+    assert_int_equal(tb_mirror_children(m, "", &kids, &n), TB_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(kids[0], "k");
+    tb_client_strv_free(&kids);
+    assert_true(tb_mirror_remove(m, "k"));            /* has a child: stays, no data */
+    assert_int_equal(tb_mirror_get(m, "k", &t), TB_OK);
+    assert_null(t.data);
+    tb_thing_clear(&t);
+    assert_int_equal(tb_mirror_count(m), 2);
+    /* and it can come back */
+    assert_int_equal(tb_mirror_set(m, "a.b.c", strdup("5"), 6.0, NULL, NULL), TB_OK);
+    assert_int_equal(tb_mirror_get(m, "a.b.c", &t), TB_OK);
+    assert_string_equal(t.data, "5");
+    tb_thing_clear(&t);
+    tb_mirror_destroy(&m);
+}
+
 static void
 test_mirror_doc_url_sticks(void **state)
 {
@@ -298,6 +340,7 @@ main(void)
         cmocka_unit_test(test_mirror_creates_ancestors),
         cmocka_unit_test(test_mirror_children_sorted_and_subtree_order),
         cmocka_unit_test(test_mirror_doc_url_sticks),
+        cmocka_unit_test(test_mirror_remove_prunes),
         cmocka_unit_test(test_mirror_longest_namespace),
         cmocka_unit_test(test_json_compact),
         cmocka_unit_test(test_decode_update),

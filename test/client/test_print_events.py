@@ -102,13 +102,15 @@ class Following(unittest.TestCase):
         lines = self.finish(proc, out)
         objs = [json.loads(l) for l in lines]
         self.assertEqual(len(objs), 2)
-        self.assertEqual(set(objs[0]), {"ns", "ts", "age", "flags", "data", "documentation_url"})
+        self.assertEqual(set(objs[0]), {"ns", "ts", "age", "flags", "data", "documentation_url",
+                                        "losses"})
         self.assertEqual(objs[0]["ns"], "a.b")
         self.assertEqual(objs[0]["data"], {"x": [1, 2.5, None]})
         self.assertEqual(objs[0]["flags"], ["tree"])
         self.assertEqual(objs[0]["documentation_url"], "http://doc")
         self.assertAlmostEqual(objs[0]["ts"], now - 2.0, places=5)
         self.assertTrue(1.0 <= objs[0]["age"] <= 60.0, objs[0]["age"])
+        self.assertEqual(objs[0]["losses"], 0)
         self.assertEqual(objs[1]["flags"], ["snapshot", "tree"])
         self.assertIsNone(objs[1]["documentation_url"])
         self.assertTrue(lines[0].startswith('{"ns":"a.b","ts":'), lines[0])

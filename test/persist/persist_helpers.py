@@ -70,7 +70,7 @@ class Subscriber:
         while got < limit and self.sock.poll(t):
             raw = self.sock.recv()
             now = time.monotonic()
-            msg = json.loads(raw)
+            msg = json.loads(raw, parse_float=str)   # floats as their literal text
             if msg["type"] == "thing_update":
                 self.updates.append((now, msg))
             elif msg["type"] == "thing_snapshot":

@@ -163,6 +163,34 @@ test_doubles(void **state)
     check_double(NAN, "null");
     check_double(INFINITY, "null");
     check_double(-INFINITY, "null");
+    /* the printf-free path: short decimals come out short */
+    check_double(0.3, "0.3");
+    check_double(-114.36166992, "-114.36166992");
+    check_double(1e-5, "0.00001");
+    check_double(0.000123, "0.000123");
+    check_double(999999999999999.0, "999999999999999.0");
+    check_double(1e15, "1e+15");
+    check_double(100.0, "100.0");
+    check_double(0.1 + 0.2, "0.30000000000000004");
+    uint64_t y = 0x2545F4914F6CDD1Dull;
+    for (int i = 0; i < 100000; i++) {
+        y ^= y << 13; y ^= y >> 7; y ^= y << 17;
+        static const double p10[] = { 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                      1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19 };
+        uint64_t m = (y >> 11) % 1000000000000000ull;           /* <= 15 digits */
+        double v = (double)m / p10[(y >> 3) % 20];
+        tb_buf_t b;
+        tb_buf_init(&b, 0);
+        tb_json_write_double(&b, (y & 1) ? -v : v);
+        assert_true(strtod(b.data, NULL) == ((y & 1) ? -v : v));
+        assert_non_null(strpbrk(b.data, ".e"));
+        /* never longer than what %.15g gives when %.15g round-trips */
+        char g[40];
+        snprintf(g, sizeof g, "%.15g", (y & 1) ? -v : v);
+        if (strtod(g, NULL) == ((y & 1) ? -v : v) && !strchr(g, 'e'))
+            assert_true(b.len <= strlen(g) + 2);
+        tb_buf_free(&b);
+    }
     /* many values round-trip exactly */
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < 20000; i++) {

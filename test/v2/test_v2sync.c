@@ -330,11 +330,18 @@ test_heartbeat_timeout_declares_dead(void **state)
     /* the broker returns (new epoch): resync */
     heartbeat(s, 21000, "", 0, 0, "00000000000000bb");
     assert_string_equal(last_sent(&h), "SNAPSHOT|s3||8"); /* s2 timed out */
+    /* the stream was merged against the old epoch's seqs: the restart is
+     * reported and the snapshot taken again with the held seqs forgotten
+     * (a fresh broker numbers from 1; its values must win) */
     end_marker(s, 21001, "s3", "", 0, 0, 0, "00000000000000bb");
+    assert_int_equal(h.events[h.nevents - 1], TB_V2SYNC_EV_BROKER_RESTART);
+    assert_string_equal(last_sent(&h), "SNAPSHOT|s4||8");
+    end_marker(s, 21002, "s4", "", 0, 0, 0, "00000000000000bb");
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SYNCED);
     tb_v2sync_stats_t st;
     tb_v2sync_stats(s, &st);
     assert_int_equal(st.deaths, 1);
+    assert_int_equal(st.restarts, 1);
     done(&h, &s);
 }
 
@@ -347,6 +354,40 @@ test_epoch_change_resyncs(void **state)
     heartbeat(s, 10, "", 4, 3, "00000000000000cc");
     assert_int_equal(h.events[h.nevents - 1], TB_V2SYNC_EV_BROKER_RESTART);
     assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SNAPSHOT);
+    done(&h, &s);
+}
+
+/* A broker restarted without persistence numbers from 1 again: its
+ * heartbeats are "older" than our snapshot and its values carry lower seqs
+ * than what we hold.  The restart must still be seen, and the new series'
+ * values must replace the old ones (and the vanished Things go). */
+static void
+test_restart_with_lower_seqs(void **state)
+{
+    (void)state;
+    host_t h;
+    tb_v2sync_t *s = synced_on(&h, "", 10);
+    update(s, 3, "a", 11, "[10,0]", "\"old\"");
+    update(s, 4, "gone", 12, "[11,0]", "1");
+    assert_string_equal(json_string_value(json_object_get(h.mirror, "a")), "old");
+    heartbeat(s, 5, "", 2, 2, "00000000000000dd");
+    assert_int_equal(h.events[h.nevents - 1], TB_V2SYNC_EV_BROKER_RESTART);
+    assert_string_equal(last_sent(&h), "SNAPSHOT|s2||8");
+    assert_int_equal(reply(s, 6, "BATCH", "s2",
+        "{\"type\":\"thing_snapshot\",\"ts\":1.0,\"data\":{\"a\":{\"data\":\"new\","
+        "\"ts\":2.0,\"ns\":\"a\",\"documentation_url\":null,\"seq\":2}}}"), 0);
+    end_marker(s, 7, "s2", "", 2, 2, 2, "00000000000000dd");
+    assert_int_equal(tb_v2sync_state(s), TB_V2SYNC_SYNCED);
+    assert_string_equal(json_string_value(json_object_get(h.mirror, "a")), "new");
+    assert_null(json_object_get(h.mirror, "gone"));
+    /* and the new series is followed without a false loss */
+    update(s, 8, "a", 3, "[2,2]", "\"newer\"");
+    heartbeat(s, 9, "", 3, 3, "00000000000000dd");
+    tb_v2sync_stats_t st;
+    tb_v2sync_stats(s, &st);
+    assert_int_equal(st.losses, 0);
+    assert_int_equal(st.restarts, 1);
+    assert_string_equal(json_string_value(json_object_get(h.mirror, "a")), "newer");
     done(&h, &s);
 }
 
@@ -527,6 +568,7 @@ main(void)
         cmocka_unit_test(test_subscription_race_is_a_silent_retry),
         cmocka_unit_test(test_heartbeat_timeout_declares_dead),
         cmocka_unit_test(test_epoch_change_resyncs),
+        cmocka_unit_test(test_restart_with_lower_seqs),
         cmocka_unit_test(test_fallback_to_v1),
         cmocka_unit_test(test_purge_and_recreate),
         cmocka_unit_test(test_refusal_retries_later),

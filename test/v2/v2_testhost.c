@@ -8,9 +8,14 @@
  *   u NS JSON   store and publish an update      -> "ok SEQ"
  *   p NS        purge                            -> "ok SEQ"
  *   f N         fill N Things "fill<i/100>.t<i>" -> "ok SEQ"
+ *   x NS JSON   store an update but do not publish it: the subscribers
+ *               "lose" it (for the client's gap tests) -> "ok SEQ"
  *   q           quit
  * At start it prints "SNAP <endpoint>" and "PUB <endpoint>".
- * Usage: tb-v2-testhost [HEARTBEAT_MS [BATCH_BYTES]]
+ * Usage: tb-v2-testhost [HEARTBEAT_MS [BATCH_BYTES [BASE_PORT]]]
+ * With BASE_PORT P it binds 127.0.0.1:P+2 (snapshot service) and P+3
+ * (filtered PUB), where a client given the broker URL tcp://127.0.0.1:P
+ * looks for them; otherwise it binds two free ports.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +34,11 @@ command(fakedir_t *dir, tb_v2srv_t *srv, char *line)
     if (arg)
         *arg++ = 0;
     uint64_t seq = 0;
-    if (strcmp(line, "u") == 0 && arg) {
+    if ((strcmp(line, "u") == 0 || strcmp(line, "x") == 0) && arg) {
         char *data = strchr(arg, ' ');
         if (data) {
             *data++ = 0;
-            seq = fakedir_update(dir, arg, data, srv);
+            seq = fakedir_update(dir, arg, data, line[0] == 'u' ? srv : NULL);
         }
     } else if (strcmp(line, "p") == 0 && arg) {
         seq = fakedir_purge(dir, arg, srv);
@@ -62,10 +67,15 @@ main(int argc, char **argv)
         cfg.heartbeat_ms = (unsigned)atoi(argv[1]);
     if (argc > 2)
         cfg.batch_bytes = (size_t)atol(argv[2]);
+    char snap_ep[64] = "tcp://127.0.0.1:*", pub_ep[64] = "tcp://127.0.0.1:*";
+    if (argc > 3) {
+        int base = atoi(argv[3]);
+        snprintf(snap_ep, sizeof snap_ep, "tcp://127.0.0.1:%d", base + 2);
+        snprintf(pub_ep, sizeof pub_ep, "tcp://127.0.0.1:%d", base + 3);
+    }
     void *zctx = zmq_ctx_new();
     fakedir_t *dir = fakedir_new();
-    tb_v2srv_t *srv = tb_v2srv_new(zctx, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*",
-                                   fakedir_iface(), dir, &cfg, NULL);
+    tb_v2srv_t *srv = tb_v2srv_new(zctx, snap_ep, pub_ep, fakedir_iface(), dir, &cfg, NULL);
     if (!srv) {
         fprintf(stderr, "tb-v2-testhost: cannot bind\n");
         return 1;
