@@ -40,6 +40,17 @@ int main(void) {
 '''
 
 
+BOTH_PROGRAM = r'''
+#include <thingsbus_adaptor.h>
+#include <thingsbus_client.h>
+#include <stdio.h>
+int main(void) {
+    printf("%s / %s\n", tb_adaptor_strerror(TB_ERR_BAD_NS), tb_client_strerror(TB_ERR_NO_DATA));
+    return 0;
+}
+'''
+
+
 class InstallTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -74,11 +85,12 @@ class InstallTest(unittest.TestCase):
             "share/man/man8/thingsbusd.8", "share/man/man7/thingsbus.7",
             "share/man/man1/tb-print-events.1", "share/man/man1/tb-generic-zmq-adaptor.1",
             "share/man/man3/thingsbus_adaptor.3", "share/man/man3/thingsbus_client.3",
+            "share/doc/thingsbus/thingsbusd.conf",
         ]
         missing = [p for p in expected if not os.path.lexists(os.path.join(self.root, p))]
         self.assertEqual(missing, [], "not installed: %s" % missing)
 
-    def _build_and_run(self, source, pc, expect):
+    def _build_and_run(self, source, pc, expect, static=False):
         work = tempfile.mkdtemp(prefix="tb-install-prog-")
         try:
             src = os.path.join(work, "prog.c")
@@ -87,11 +99,21 @@ class InstallTest(unittest.TestCase):
             env = dict(os.environ)
             env["PKG_CONFIG_PATH"] = os.path.join(self.root, "lib", "pkgconfig")
             env["PKG_CONFIG_SYSROOT_DIR"] = self.dest
-            flags = subprocess.run(["pkg-config", "--cflags", "--libs", pc], env=env,
+            # For the static case we name the dependencies ourselves:
+            # Debian's openpgm .pc file breaks `pkg-config --static` for
+            # anything that requires libzmq.
+            deps = ["libzmq", "libczmq", "jansson", "libcares", "msgpack"] if static else []
+            flags = subprocess.run(["pkg-config", "--cflags", "--libs"] + pc.split() + deps, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
             self.assertEqual(flags.returncode, 0, flags.stderr.decode())
             exe = os.path.join(work, "prog")
-            cc = subprocess.run(["cc", "-o", exe, src] + flags.stdout.decode().split(),
+            words = flags.stdout.decode().split()
+            if static:
+                # our two archives statically, the system libraries dynamically
+                ours = [w for w in words if w.startswith("-lthingsbus")]
+                rest = [w for w in words if w not in ours]
+                words = ["-Wl,-Bstatic"] + ours + ["-Wl,-Bdynamic"] + rest + ["-lpthread", "-lm"]
+            cc = subprocess.run(["cc", "-o", exe, src] + words,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
             self.assertEqual(cc.returncode, 0, cc.stdout.decode())
             env["LD_LIBRARY_PATH"] = os.path.join(self.root, "lib")
@@ -100,7 +122,10 @@ class InstallTest(unittest.TestCase):
             self.assertEqual(run.returncode, 0, run.stderr.decode())
             self.assertIn(expect, run.stdout.decode())
             ldd = subprocess.run(["ldd", exe], env=env, stdout=subprocess.PIPE, timeout=30)
-            self.assertIn(os.path.join(self.root, "lib"), ldd.stdout.decode())
+            if static:
+                self.assertNotIn("libthingsbus", ldd.stdout.decode())
+            else:
+                self.assertIn(os.path.join(self.root, "lib"), ldd.stdout.decode())
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -113,6 +138,26 @@ class InstallTest(unittest.TestCase):
         if os.environ.get("TB_SANITIZED"):
             self.skipTest("sanitized libraries need the sanitizer runtime in user programs")
         self._build_and_run(CLIENT_PROGRAM, "thingsbus-client", "no data")
+
+    def test_both_static_archives_in_one_program(self):
+        # Each archive carries its own copy of common/ and proto/, made
+        # local; linking both must not clash.
+        if os.environ.get("TB_SANITIZED"):
+            self.skipTest("sanitized libraries need the sanitizer runtime in user programs")
+        self._build_and_run(BOTH_PROGRAM, "thingsbus-adaptor thingsbus-client",
+                            "namespace", static=True)
+
+    def test_both_shared_libraries_in_one_program(self):
+        if os.environ.get("TB_SANITIZED"):
+            self.skipTest("sanitized libraries need the sanitizer runtime in user programs")
+        self._build_and_run(BOTH_PROGRAM, "thingsbus-adaptor thingsbus-client", "no data")
+
+    def test_installed_config_points_at_var_lib(self):
+        conf = os.path.join(self.dest, "etc", "thingsbus", "thingsbusd.conf")
+        self.assertTrue(os.path.exists(conf), "no %s" % conf)
+        with open(conf) as f:
+            text = f.read()
+        self.assertIn("/var/lib/thingsbus/", text)
 
     def test_installed_broker_runs(self):
         r = subprocess.run([os.path.join(self.root, "sbin", "thingsbusd"), "--version"],
