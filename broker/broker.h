@@ -23,6 +23,8 @@
 typedef struct snapshot_t snapshot_t;
 typedef struct udp_input_t udp_input_t;
 typedef struct tb_store_t tb_store_t;
+typedef struct tb_v2srv_t tb_v2srv_t;
+typedef struct tb_v2_dirview_t tb_v2_dirview_t;
 
 typedef struct {
     broker_config_t *cfg;
@@ -42,6 +44,13 @@ typedef struct {
     uint64_t         store_logged_ms;  /* when a store error was last logged */
     bool             store_unhealthy;  /* an error was logged; recovery not yet */
     uint64_t         store_next_watch; /* next check of the store's health (mono ms) */
+    tb_v2_dirview_t *v2view;       /* protocol v2: the directory seen by the engine */
+    tb_v2srv_t      *v2;           /* snapshot service + filtered PUB, or NULL (--no-v2) */
+    uint64_t         purge_cursor;     /* dense index of the purge sweep */
+    bool             purge_active;     /* a sweep is under way */
+    uint64_t         purge_next_ms;    /* next sweep (mono ms) */
+    uint64_t         purged;           /* Things purged since start */
+    uint64_t         purge_unpublished; /* purges the filtered PUB could not carry */
     broker_stats_t   stats;
 } broker_t;
 
@@ -108,6 +117,21 @@ void persist_put(broker_t *b, const tb_thing_t *thing);
 long persist_tick(broker_t *b, uint64_t now_ms);
 void persist_close(broker_t *b);
 void persist_stats_log(broker_t *b);
+
+/* v2_service.c: protocol v2 (proto/PROTOCOL-v2.md) inside the broker.
+ * v2_open: bind the snapshot service and the filtered PUB (after the state
+ *   was restored, so numbering continues); 0, or -1 logged (bind failure
+ *   names the endpoint).  Does nothing with --no-v2.
+ * v2_publish_update: after an accepted update (v1 PUB first).
+ * v2_work: one bounded turn of v2 work (requests, subscriptions, a slice
+ *   of the snapshot streams, a slice of the purge sweep, heartbeats);
+ *   returns the poll timeout it needs (-1 none, 0 now, n ms).
+ * v2_stats_log: the "stats: v2 ..." lines.  v2_close: before the context. */
+int v2_open(broker_t *b);
+void v2_close(broker_t *b);
+void v2_publish_update(broker_t *b, const tb_thing_t *thing, const tb_update_t *upd);
+long v2_work(broker_t *b, uint64_t now_ms);
+void v2_stats_log(broker_t *b);
 
 /* loop.c: all the counters (SIGUSR1, shutdown). */
 void broker_log_stats(broker_t *b);

@@ -16,8 +16,8 @@
 const tb_opt_t broker_options[] = {
     { "config", 'c', TB_OPT_STRING, offsetof(broker_config_t, config_file), NULL, 0, 0, "FILE",
       "read options from FILE (\"name = value\" lines); the command line wins", true },
-    ROW("base-port", 'p', TB_OPT_INT, base_port, "7954", 1, 65533, "PORT",
-        "PUB on PORT, inputs on PORT+1; PORT+2 is kept for the snapshot service"),
+    ROW("base-port", 'p', TB_OPT_INT, base_port, "7954", 1, 65532, "PORT",
+        "PUB on PORT, inputs on PORT+1, snapshot service on PORT+2, filtered PUB on PORT+3"),
     ROW("bind-address", 'b', TB_OPT_STRING, bind_address, "*", 0, 0, "ADDR",
         "address to bind every endpoint on; * = all interfaces (IPv4 and IPv6)"),
     ROW("pub-endpoint", 0, TB_OPT_STRING, pub_endpoint, "", 0, 0, "ENDPOINT",
@@ -61,6 +61,29 @@ const tb_opt_t broker_options[] = {
         "BYTES", "compact only once the state file is larger than BYTES"),
     ROW("state-retry", 0, TB_OPT_INT, state_retry_ms, "5000", 10, 3600000, "MS",
         "after a disk error (full, read-only), retry writing the state this often"),
+    ROW("no-v2", 0, TB_OPT_FLAG, no_v2, "false", 0, 0, NULL,
+        "do not offer protocol v2 (no snapshot service, no filtered PUB): v1 only"),
+    ROW("snapshot-endpoint", 0, TB_OPT_STRING, snapshot_endpoint, "", 0, 0, "ENDPOINT",
+        "ZeroMQ endpoint of the v2 snapshot service ROUTER (default tcp://ADDR:PORT+2)"),
+    ROW("v2-pub-endpoint", 0, TB_OPT_STRING, v2_pub_endpoint, "", 0, 0, "ENDPOINT",
+        "ZeroMQ endpoint of the v2 filtered PUB (default tcp://ADDR:PORT+3)"),
+    ROW("heartbeat", 0, TB_OPT_INT, heartbeat_ms, "1000", 10, 3600000, "MS",
+        "send a v2 heartbeat per subscribed subtree this often"),
+    ROW("purge-age", 0, TB_OPT_DOUBLE, purge_age, "0", 0, 1e9, "SECONDS",
+        "drop the value of a Thing not updated for this long and tell v2 clients "
+        "(0 = never)"),
+    ROW("v2-max-streams", 0, TB_OPT_INT, v2_max_streams, "256", 1, 100000, "N",
+        "concurrent snapshot/children streams; more are answered 'busy'"),
+    ROW("v2-batch-bytes", 0, TB_OPT_SIZE, v2_batch_bytes, "64K", 1024, 64.0 * 1024 * 1024,
+        "BYTES", "close a snapshot batch once it reaches this size"),
+    ROW("v2-credit-cap", 0, TB_OPT_INT, v2_credit_cap, "16", 1, 100000, "N",
+        "batches a snapshot stream may have outstanding, whatever credit the client grants"),
+    ROW("v2-pub-hwm", 0, TB_OPT_INT, v2_pub_hwm, "1000", 0, 100000000, "MSGS",
+        "messages queued per filtered-PUB subscriber before it loses (and detects) some"),
+    ROW("v2-stream-timeout", 0, TB_OPT_INT, v2_stream_timeout_ms, "30000", 100, 86400000,
+        "MS", "drop a snapshot stream whose client sent nothing for this long"),
+    ROW("v2-step-budget", 0, TB_OPT_INT, v2_step_budget, "4000", 16, 10000000, "THINGS",
+        "Things examined for snapshot streams per loop turn, between input batches"),
     ROW("verbose", 'v', TB_OPT_COUNT, verbose, "0", 0, 0, NULL,
         "log every rejected message (rate-limited) and more"),
     ROW("syslog", 0, TB_OPT_FLAG, syslog, "false", 0, 0, NULL,
@@ -99,7 +122,9 @@ broker_config_finish(broker_config_t *cfg, char *errbuf, size_t errlen)
         return -1;
     }
     if (derive(&cfg->pub_endpoint, cfg->bind_address, cfg->base_port) != 0
-        || derive(&cfg->pull_endpoint, cfg->bind_address, cfg->base_port + 1) != 0) {
+        || derive(&cfg->pull_endpoint, cfg->bind_address, cfg->base_port + 1) != 0
+        || derive(&cfg->snapshot_endpoint, cfg->bind_address, cfg->base_port + 2) != 0
+        || derive(&cfg->v2_pub_endpoint, cfg->bind_address, cfg->base_port + 3) != 0) {
         snprintf(errbuf, errlen, "out of memory");
         return -1;
     }

@@ -39,6 +39,18 @@ typedef struct {
     double    compact_ratio;
     size_t    compact_min;
     long long state_retry_ms;
+    /* protocol v2 (proto/PROTOCOL-v2.md) */
+    bool      no_v2;
+    char     *snapshot_endpoint;  /* "" = tcp://ADDR:P+2 */
+    char     *v2_pub_endpoint;    /* "" = tcp://ADDR:P+3 */
+    long long heartbeat_ms;
+    long long v2_max_streams;
+    size_t    v2_batch_bytes;
+    long long v2_credit_cap;
+    long long v2_pub_hwm;
+    long long v2_stream_timeout_ms;
+    long long v2_step_budget;
+    double    purge_age;          /* 0 = off */
 } broker_config_t;
 
 extern const tb_opt_t broker_options[];

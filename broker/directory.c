@@ -437,6 +437,21 @@ tb_directory_restore(tb_directory_t *self, tb_thing_t *thing,
     return 0;
 }
 
+void
+tb_directory_clear(tb_directory_t *self, tb_thing_t *thing, uint64_t seq)
+{
+    if (!self || !thing || !thing->value)
+        return;
+    free(thing->value);
+    thing->value = NULL;
+    thing->data_len = 0;
+    thing->ts_len = 0;
+    self->with_data--;
+    doc_release(self, thing->doc);
+    thing->doc = 0;
+    thing->seq = seq;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 tb_directory_t *

@@ -80,6 +80,12 @@ int tb_directory_restore(tb_directory_t *self, tb_thing_t *thing,
                          const char *doc_url, size_t doc_len,
                          double received, uint64_t seq, uint64_t updates);
 
+/* Drop a Thing's value (a purge): it stays in the directory, at the same
+ * index, as a Thing without data (so dense-index cursors stay valid);
+ * its sticky documentation URL is forgotten and seq becomes `seq`.
+ * Does nothing to a Thing without data. */
+void tb_directory_clear(tb_directory_t *self, tb_thing_t *thing, uint64_t seq);
+
 /* Number of Things (root and intermediates included); indices run 0..count-1. */
 size_t tb_directory_count(const tb_directory_t *self);
 

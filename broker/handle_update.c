@@ -7,8 +7,8 @@
  * the data once into its outgoing form; the publisher splices the spans
  * into the normalized v1 message.  No DOM, no allocation per message in
  * the steady state.  on_update_accepted() is the single place where an
- * accepted update fans out (the state file, the republish; v2 services
- * hook in here later).
+ * accepted update fans out (the state file, the v1 republish, the v2
+ * filtered PUB).
  */
 #include "broker.h"
 #include <arpa/inet.h>
@@ -128,6 +128,7 @@ on_update_accepted(broker_t *b, const broker_source_t *src, tb_thing_t *thing,
     b->stats.accepted[src->input]++;
     persist_put(b, thing);
     publish_update(b, thing, upd, ts_json, ts_len, thing->seq);
+    v2_publish_update(b, thing, upd);
 }
 
 void

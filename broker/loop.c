@@ -1,8 +1,9 @@
 /*
  * loop.c - the one owner of the broker's event loop.
  *
- * Why this exists: every socket (ZeroMQ inputs, UDP, later the snapshot
- * service) and every timer (the periodic snapshot, the state file) is
+ * Why this exists: every socket (ZeroMQ inputs, UDP, the v2 snapshot
+ * service and filtered PUB) and every timer (the periodic snapshot, the
+ * state file, v2 heartbeats and purge) is
  * served from this loop on one thread, so no part of the broker needs a
  * lock (the state file's writer thread shares nothing with it but the
  * store's own short mutex).  The loop sleeps in zmq_poll until input arrives or the next timer
@@ -21,8 +22,9 @@
 #include <unistd.h>
 #include <zmq.h>
 #include "tb_time.h"
+#include "v2/tb_v2srv.h"
 
-#define MAX_ITEMS 8
+#define MAX_ITEMS 10
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t stats_requested;
@@ -77,6 +79,7 @@ void
 broker_log_stats(broker_t *b)
 {
     persist_stats_log(b);
+    v2_stats_log(b);
     broker_stats_log(&b->stats, b->log, tb_directory_count(b->dir),
                      tb_directory_with_data(b->dir), b->seq);
 }
@@ -111,6 +114,13 @@ broker_loop_run(broker_t *b)
     int nudp = udp_input_fds(b, udp_fds);
     for (int i = 0; i < nudp; i++)
         items[n++] = (zmq_pollitem_t){ .socket = NULL, .fd = udp_fds[i], .events = ZMQ_POLLIN };
+    /* the v2 sockets: readable means requests or (un)subscriptions, served
+     * by v2_work below with the rest of the v2 work, every turn */
+    if (b->v2) {
+        items[n++] = (zmq_pollitem_t){ .socket = tb_v2srv_router(b->v2), .events = ZMQ_POLLIN };
+        items[n++] = (zmq_pollitem_t){ .socket = tb_v2srv_xpub(b->v2), .events = ZMQ_POLLIN };
+    }
+    int end_inputs = b->v2 ? n - 2 : n;
 
     uint64_t interval_ms = (uint64_t)llround(b->cfg->snapshot_interval * 1000.0);
     if (interval_ms == 0)
@@ -118,6 +128,7 @@ broker_loop_run(broker_t *b)
     uint64_t next_snapshot = tb_time_mono_ms();         /* the first at start-up */
 
     long store_timeout = persist_tick(b, tb_time_mono_ms());
+    long v2_timeout = v2_work(b, tb_time_mono_ms());
     while (!stop_requested) {
         long timeout;
         uint64_t now = tb_time_mono_ms();
@@ -128,6 +139,7 @@ broker_loop_run(broker_t *b)
         else
             timeout = (long)(next_snapshot - now);
         timeout = earliest(timeout, store_timeout);
+        timeout = earliest(timeout, v2_timeout);
         int rc = zmq_poll(items, n, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             tb_log(b->log, TB_LOG_ERROR, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
@@ -143,7 +155,7 @@ broker_loop_run(broker_t *b)
                 if (items[i].revents & ZMQ_POLLIN)
                     zmq_input_drain(b, items[i].socket,
                                     items[i].socket == b->pull ? INPUT_PULL : INPUT_LEGACY_SUB);
-            for (int i = first_udp; i < n; i++)
+            for (int i = first_udp; i < end_inputs; i++)
                 if (items[i].revents & ZMQ_POLLIN)
                     udp_input_drain(b, items[i].fd);
         }
@@ -163,6 +175,9 @@ broker_loop_run(broker_t *b)
         /* after the input batches: the groups they filled are sealed and
          * handed to the writer here, and a compaction slice runs */
         store_timeout = persist_tick(b, tb_time_mono_ms());
+        /* after the inputs too: a slice of the snapshot streams and of the
+         * purge sweep, bounded, so 200 joiners never hold input back */
+        v2_timeout = v2_work(b, tb_time_mono_ms());
     }
     tb_log(b->log, TB_LOG_INFO, "stopping");
     persist_close(b);

@@ -17,7 +17,9 @@
 static const char usage[] =
     "usage: thingsbusd [OPTIONS]\n"
     "The thingsbus broker: adaptors send thing_updates to it (ZeroMQ PUSH on\n"
-    "PORT+1, UDP msgpack on PORT+1), clients subscribe to its PUB on PORT.";
+    "PORT+1, UDP msgpack on PORT+1), clients subscribe to its PUB on PORT;\n"
+    "v2 clients join through the snapshot service on PORT+2 and follow\n"
+    "their subtree on the filtered PUB on PORT+3.";
 
 static const char footer[] =
     "Signals: SIGUSR1 prints the counters; SIGINT/SIGTERM stop cleanly.\n"
@@ -73,6 +75,7 @@ parse_options(broker_config_t *cfg, int argc, char **argv)
 static void
 broker_close(broker_t *b)
 {
+    v2_close(b);
     zmq_sockets_close(b);
     udp_input_close(b);
     if (b->zctx) {
@@ -125,6 +128,9 @@ main(int argc, char **argv)
     if (zmq_sockets_open(&b) != 0)
         goto done;
     if (!cfg.no_udp && udp_input_open(&b) != 0)
+        goto done;
+    /* after the state was restored: b.seq continues where it stopped */
+    if (v2_open(&b) != 0)
         goto done;
     char udp_text[300] = "off";
     if (!cfg.no_udp)

@@ -12,8 +12,9 @@ TEST_TARGETS += $(B)/test/bench_directory
 
 BROKER_SRCS := broker/main.c broker/config.c broker/loop.c broker/input_zmq.c \
                broker/input_udp.c broker/handle_update.c broker/directory.c \
-               broker/publish.c broker/snapshot.c broker/stats.c broker/persist.c
-$(eval $(call program,thingsbusd,$(BROKER_SRCS),tbproto tbstore tbcommon))
+               broker/publish.c broker/snapshot.c broker/stats.c broker/persist.c \
+               broker/v2_service.c
+$(eval $(call program,thingsbusd,$(BROKER_SRCS),tbv2srv tbproto tbstore tbcommon))
 INSTALL_SBIN += thingsbusd
 
 # The installed configuration (state file under /var/lib/thingsbus): put in

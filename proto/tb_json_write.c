@@ -89,73 +89,84 @@ format_double(char *buf, size_t cap, double v, int prec)
     return n;
 }
 
-/* The common case without printf: |v| in [1e-5, 1e15) with 15 significant
- * digits or fewer.  The candidate digits m come from one multiplication;
- * they are kept only if m / 10^p reads back as v exactly (m < 2^53 and
- * p <= 22 make that division correctly rounded), so a wrong guess costs a
- * fall-back, never a wrong value.  Returns the length, or -1. */
+/* The common case without printf: |v| in [1e-4, 1e15), written in plain
+ * decimal notation with the fewest decimals that read back as v.
+ *
+ * v = M * 2^-s exactly (M the 53-bit mantissa).  For p decimals the
+ * candidate is q = round(v * 10^p) = round(M * 10^p / 2^s), computed exactly
+ * in 128 bits (M * 10^p < 2^127 for p <= 22), and q / 10^p reads back as v
+ * iff it lies within half a unit in the last place of v:
+ * |q * 2^s - M * 10^p| * 2 < 10^p (ties: M even; a power of two has a
+ * closer neighbour below).  Trying p upwards gives the shortest form, and
+ * the nearest one of that length, as Python's repr does.  Returns the
+ * length, or -1 to fall back to printf. */
 static int
 fast_double(char *buf, double v)
 {
-    static const double pow10[] = {
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    };
+    typedef unsigned __int128 u128;
     double a = fabs(v);
-    if (!(a >= 1e-5 && a < 1e15))
+    if (!(a >= 1e-4 && a < 1e15))   /* where %g uses plain notation too */
         return -1;
-    /* floor(log10(a)), by comparison; off by one near a power of ten only
-     * changes how many digits are tried, the check below still holds */
-    int e10 = 0;
-    if (a >= 1.0)
-        while (e10 < 14 && a >= pow10[e10 + 1])
-            e10++;
-    else {
-        e10 = -1;
-        while (e10 > -5 && a * pow10[-e10] < 1.0)
-            e10--;
-    }
-    int p = 14 - e10;                   /* decimals kept: 15 significant digits */
-    if (p < 0 || p > 22)
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    int s = 1075 - (int)((bits >> 52) & 0x7ff);          /* a = M * 2^-s */
+    uint64_t M = (bits & (((uint64_t)1 << 52) - 1)) | ((uint64_t)1 << 52);
+    if (s <= 0 || s > 120)
         return -1;
-    double scaled = a * pow10[p];
-    if (!(scaled < 9007199254740992.0))
-        return -1;
-    uint64_t m = (uint64_t)(scaled + 0.5);
-    if ((double)m / pow10[p] != a)
-        return -1;
-    while (p > 0 && m % 10 == 0) {      /* shortest: drop trailing zeros */
-        m /= 10;
-        p--;
-    }
-    char digits[24];
-    int nd = 0;
-    do {
-        digits[nd++] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    int n = 0;
-    if (v < 0)
-        buf[n++] = '-';
-    if (nd <= p) {                      /* 0.000ddd */
-        buf[n++] = '0';
-        buf[n++] = '.';
-        for (int i = 0; i < p - nd; i++)
+    int e10 = 0;                        /* about floor(log10(a)) */
+    for (double t = 10.0; e10 < 14 && a >= t; t *= 10.0)
+        e10++;
+    for (double t = 1.0; e10 > -4 && a < t; t /= 10.0)
+        e10--;
+    int p = e10 < 0 ? -e10 - 1 : 0;
+    int p_max = 17 - e10 > 22 ? 22 : 17 - e10;
+    u128 P = 1;                         /* 10^p */
+    for (int i = 0; i < p; i++)
+        P *= 10;
+    for (; p <= p_max; p++, P *= 10) {
+        u128 N = (u128)M * P;
+        u128 q = (N + ((u128)1 << (s - 1))) >> s;
+        u128 back = q << s;
+        bool below = back < N;
+        u128 T = below ? N - back : back - N;          /* <= 2^(s-1) */
+        bool ok;
+        if (below && M == (uint64_t)1 << 52)
+            ok = 4 * T <= P;
+        else
+            ok = 2 * T < P || (2 * T == P && !(M & 1));
+        if (!ok)
+            continue;
+        uint64_t m = (uint64_t)q;
+        char digits[24];
+        int nd = 0;
+        do {
+            digits[nd++] = (char)('0' + m % 10);
+            m /= 10;
+        } while (m);
+        int n = 0;
+        if (v < 0)
+            buf[n++] = '-';
+        if (nd <= p) {                  /* 0.000ddd */
             buf[n++] = '0';
-        while (nd)
-            buf[n++] = digits[--nd];
+            buf[n++] = '.';
+            for (int i = 0; i < p - nd; i++)
+                buf[n++] = '0';
+            while (nd)
+                buf[n++] = digits[--nd];
+        }
+        else {
+            while (nd > p)
+                buf[n++] = digits[--nd];
+            buf[n++] = '.';
+            if (!p)
+                buf[n++] = '0';
+            while (nd)
+                buf[n++] = digits[--nd];
+        }
+        buf[n] = '\0';
+        return n;
     }
-    else {
-        while (nd > p)
-            buf[n++] = digits[--nd];
-        buf[n++] = '.';
-        if (!p)
-            buf[n++] = '0';
-        while (nd)
-            buf[n++] = digits[--nd];
-    }
-    buf[n] = '\0';
-    return n;
+    return -1;
 }
 
 void

@@ -156,10 +156,12 @@ tb_reason_t tb_json_check(const char *text, size_t len, const tb_limits_t *limit
 void tb_json_write_string(tb_buf_t *out, const char *s, size_t n);
 
 /* Append a double as a JSON float literal that reads back as the same
- * double: at most 15 significant digits when they suffice (plain decimal
- * notation for 1e-5 <= |v| < 1e15, trailing zeros dropped), else the
- * shortest of %.16g/%.17g that round-trips; always contains '.' or 'e'
- * ("5.0", "0.1", "1e+300", "-0.0").  Non-finite values are written as null. */
+ * double, always containing '.' or 'e'.  For 1e-4 <= |v| < 1e15: plain
+ * decimal notation with the fewest digits that round-trip (the digits
+ * Python's repr gives: "5.0", "0.1", "1423351104.945", "0.0001"); other
+ * values: the shortest of %.15g/%.16g/%.17g that round-trips ("1e+300",
+ * "2e-05", "1e+15").
+ * Zero keeps its sign ("-0.0"); non-finite values are written as null. */
 void tb_json_write_double(tb_buf_t *out, double v);
 
 /* Append the normalized v1 thing_update the broker republishes:

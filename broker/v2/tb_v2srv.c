@@ -102,7 +102,18 @@ open_socket(void *zctx, int type, const char *endpoint, int hwm, int *err)
         /* before the bind: a listener copies the options it has then */
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     }
-    if (zmq_bind(s, endpoint) != 0) {
+    /* like the broker's v1 endpoints: a wildcard or a bracketed address
+     * binds dual-stack, and a wildcard falls back to IPv4 where IPv6 is
+     * unavailable */
+    int ipv6 = (strchr(endpoint, '*') || strchr(endpoint, '[')) ? 1 : 0;
+    zmq_setsockopt(s, ZMQ_IPV6, &ipv6, sizeof ipv6);
+    int rc = zmq_bind(s, endpoint);
+    if (rc != 0 && ipv6 && strchr(endpoint, '*')) {
+        ipv6 = 0;
+        zmq_setsockopt(s, ZMQ_IPV6, &ipv6, sizeof ipv6);
+        rc = zmq_bind(s, endpoint);
+    }
+    if (rc != 0) {
         int e = zmq_errno();
         zmq_close(s);
         errno = e;

@@ -14,10 +14,16 @@ Scenarios:
   3 latency, paced (20 000 msgs/s for 5 s), p50 / p99 / max
   4 fan-out: 10 subscribers; 1 healthy + 1 that never reads
   5 directory scale: RSS per Thing at 1 000 000 Things, snapshot broadcast
-    time and the longest gap in updates while it goes out
+    time and the longest gap in updates while it goes out; restart time
+    and late-join time (v2 snapshot service) at 100 000 Things
+
+thingsbusd runs with --no-persistence except where persistence is what is
+measured (then its state file lives in a temporary directory), so no run
+leaves a thingsbus.state behind or loads a previous run's.
 
 Programs come from BUILD/bin: thingsbusd (optional: missing -> forwarder
-figures only, said in the table), bench-forwarder, bench-loader, bench-sub.
+figures only, said in the table), bench-forwarder, bench-loader, bench-sub,
+bench-join.
 Everything runs on 127.0.0.1 on free ports; every process started is
 stopped at the end, on failure too; every wait is bounded.
 
@@ -39,6 +45,7 @@ import tempfile
 import time
 
 import random
+import re
 import socket
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -126,7 +133,7 @@ def _can_bind(port, kind):
         s.close()
 
 
-def free_base_port(span=3):
+def free_base_port(span=4):
     """P such that P..P+span-1 are free on loopback for TCP and UDP right now."""
     for _ in range(500):
         p = random.randint(20000, 60000 - span)
@@ -239,7 +246,10 @@ class Bench:
                              ("--udp-rcvbuf", a.udp_rcvbuf)):
                 if opt in self.broker_opts:
                     argv += [opt, str(val)]
-            argv += list(extra_broker)
+            if ("--no-persistence" in self.broker_opts
+                    and not any(str(x).startswith("--state-file") for x in extra_broker)):
+                argv.append("--no-persistence")
+            argv += list(extra_broker) + a.broker_arg
         else:
             argv = [self.path("bench-forwarder"), "--pub", "tcp://127.0.0.1:%d" % base,
                     "--sndhwm", str(a.hwm), "--rcvhwm", str(a.hwm),
@@ -520,8 +530,94 @@ class Bench:
         self.table.append(row(name, "%s: CPU seconds" % lab, BROKER, "%.2f" % tres["cpu_seconds"]))
 
     def scenario_later(self):
-        for what in ("restart time at 100 000 Things", "late-join time at 100 000 Things"):
-            self.table.append(row("later", what, BROKER, "n/a (not implemented yet)"))
+        """Restart time (persistence) and late-join time (v2 snapshot
+        service) with a directory of --join-things Things."""
+        a = self.args
+        n = a.join_things
+        lab = "%d Things" % n
+        what_restart = "restart time at %s: exec to serving, state load (ms)" % lab
+        what_join = "late-join time at %s: client start to holding all (ms)" % lab
+        if not self.have_broker:
+            for what in (what_restart, what_join):
+                self.table.append(row("later", what, BROKER, self.broker_na))
+            return
+        if "--state-file" not in self.broker_opts or "--snapshot-endpoint" not in self.broker_opts:
+            for what in (what_restart, what_join):
+                self.table.append(row("later", what, BROKER,
+                                      "n/a (thingsbusd has no persistence/snapshot service)"))
+            return
+        state_dir = tempfile.mkdtemp(prefix="tb-bench-state-")
+        state = ["--state-file", os.path.join(state_dir, "bench.state")]
+        res = {"things": n, "restarts": [], "joins": []}
+        try:
+            proc, base = self.start_target(BROKER, extra_broker=state)
+            try:
+                loader = self.run_loader(base, False, n, namespaces=n)
+                self.loader_result(loader, timeout=300)
+                self.wait_cpu_idle(proc.pid)
+            finally:
+                self.stop_target(proc)
+            for _ in range(max(a.runs, 3)):
+                logpath = os.path.join(self.logdir, "restart-%d.log" % len(res["restarts"]))
+                logf = open(logpath, "wb")
+                argv = [self.broker_path, "--base-port", str(base), "--bind-address",
+                        "127.0.0.1"] + state
+                t0 = time.monotonic()
+                proc = Proc(argv, stdout=logf, stderr=logf)
+                logf.close()
+                try:
+                    wait_tcp(base + 2, timeout=60, proc=proc)
+                    t1 = time.monotonic()
+                    load_s = None
+                    for _ in range(100):
+                        with open(logpath, "rb") as f:
+                            text = f.read().decode(errors="replace")
+                        m = re.search(r"state: (\d+) Things from .* in ([0-9.]+) s", text)
+                        if m:
+                            load_s = float(m.group(2))
+                            loaded = int(m.group(1))
+                            break
+                        time.sleep(0.05)
+                    res["restarts"].append({"serving_ms": (t1 - t0) * 1000.0,
+                                            "load_ms": load_s * 1000.0 if load_s is not None
+                                            else None,
+                                            "loaded": loaded if load_s is not None else None})
+                    if not res["joins"]:
+                        jproc = Proc([self.path("bench-join"),
+                                      "--snapshot", "tcp://127.0.0.1:%d" % (base + 2),
+                                      "--pub", "tcp://127.0.0.1:%d" % (base + 3),
+                                      "--expect", str(n), "--runs", str(max(a.runs, 5)),
+                                      "--max-seconds", "30"])
+                        code, out, err = jproc.wait(timeout=300)
+                        lines = out.decode(errors="replace").strip().splitlines()
+                        if not lines:
+                            raise BenchError("bench-join failed (exit %s): %s" %
+                                             (code, err.decode(errors="replace")))
+                        jres = json.loads(lines[-1])
+                        res["joins"] = jres["runs"]
+                        res["joins_complete"] = jres["complete"]
+                finally:
+                    self.stop_target(proc)
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
+        self.results["later"] = res
+
+        def fmt(vals):
+            vals = [v for v in vals if v is not None]
+            if not vals:
+                return "n/a"
+            med = statistics.median(vals)
+            return "%.0f" % med + (" (%.0f-%.0f)" % (min(vals), max(vals)) if len(vals) > 1 else "")
+        r = res["restarts"]
+        self.table.append(row("later", what_restart, BROKER,
+                              "%s; load %s" % (fmt([x["serving_ms"] for x in r]),
+                                               fmt([x["load_ms"] for x in r])),
+                              goal="1M in < 2 s (issue 10)"))
+        complete = [j["ms"] for j in res["joins"] if j["synced"] and j["held"] >= n]
+        cell = fmt(complete) if complete else "n/a (no complete join)"
+        if len(complete) < len(res["joins"]):
+            cell += " (%d/%d complete)" % (len(complete), len(res["joins"]))
+        self.table.append(row("later", what_join, BROKER, cell, goal="< 200 ms"))
 
     # ----------------------------------------------------------- table
     def add_rows(self, scenario, what, per, get, fmt="%.1f", ratio=False, goal=""):
@@ -587,6 +683,10 @@ def parse_args(argv):
     p.add_argument("--things", type=int, default=1000000, help="directory scale (1000000)")
     p.add_argument("--scale-interval", type=float, default=15.0,
                    help="broker snapshot interval in the scale run (15 s, its default)")
+    p.add_argument("--join-things", type=int, default=100000,
+                   help="directory for the restart and late-join rows (100000)")
+    p.add_argument("--broker-arg", action="append", default=[],
+                   help="one more thingsbusd argument (repeatable), e.g. --broker-arg=--no-v2")
     p.add_argument("--only", default="1,2,3,4,5", help="scenarios to run, e.g. 1,3")
     p.add_argument("--forwarder-only", action="store_true", help="do not run thingsbusd")
     p.add_argument("--idle-ms", type=int, default=2000)
@@ -598,6 +698,7 @@ def parse_args(argv):
         a.runs = 1 if "BENCH_RUNS" not in env and "--runs" not in argv else a.runs
         a.latency_rate, a.latency_seconds = 2000, 1.0
         a.things = min(a.things, 2000)
+        a.join_things = min(a.join_things, 2000)
         a.scale_interval = 2.0
         a.idle_ms = 1000
         a.max_seconds = 30
@@ -655,11 +756,12 @@ def main(argv=None):
            "loadavg_at_end": loadavg(),
            "params": {k: getattr(args, k) for k in ("n", "runs", "quick", "hwm", "udp_rcvbuf",
                                                    "size", "latency_rate", "latency_seconds",
-                                                   "latency_runs", "things", "scale_interval")},
+                                                   "latency_runs", "things", "scale_interval",
+                                                   "join_things")},
            "broker": bench.broker_path if bench.have_broker else None,
            "broker_options_used": sorted(o for o in bench.broker_opts if o in (
                "--pub-hwm", "--input-hwm", "--udp-rcvbuf", "--snapshot-interval",
-               "--snapshot-expiry")),
+               "--snapshot-expiry", "--no-persistence", "--state-file")),
            "errors": errors,
            "warnings": bench.warnings,
            "table": [{k: v for k, v in r.items()} for r in bench.table],

@@ -177,6 +177,44 @@ many_things_survive_growth(void **state)
     tb_directory_destroy(&d);
 }
 
+/* A purge: the value and the sticky URL go, the Thing keeps its index
+ * (dense-index cursors stay valid), and a new value brings it back. */
+static void
+clear_keeps_the_slot(void **state)
+{
+    (void)state;
+    tb_directory_t *d = tb_directory_new();
+    tb_thing_t *t = tb_directory_get(d, S("a.b"));
+    assert_non_null(t);
+    uint32_t index = t->index;
+    assert_int_equal(tb_directory_set(d, t, S("[1]"), S("1.5"), S("\"http://x\""), 10.0, 7), 0);
+    tb_thing_t *child = tb_directory_get(d, S("a.b.c"));
+    assert_int_equal(tb_directory_set(d, child, S("2"), S("2.5"), S("\"http://x\""), 10.0, 8),
+                     0);
+    assert_int_equal(tb_directory_with_data(d), 2);
+    size_t count = tb_directory_count(d);
+    tb_directory_clear(d, t, 9);
+    assert_null(t->value);
+    assert_int_equal(t->seq, 9);
+    assert_int_equal(tb_directory_with_data(d), 1);
+    assert_int_equal(tb_directory_count(d), count);
+    assert_ptr_equal(tb_directory_at(d, index), t);
+    assert_ptr_equal(tb_directory_find(d, S("a.b")), t);
+    size_t len = 1;
+    assert_null(tb_directory_doc_url(d, t, &len));
+    assert_int_equal(len, 0);
+    assert_int_equal(tb_directory_doc_urls(d), 1);        /* the child still holds it */
+    tb_directory_clear(d, child, 10);
+    assert_int_equal(tb_directory_doc_urls(d), 0);
+    tb_directory_clear(d, child, 11);                     /* no data: nothing happens */
+    assert_int_equal(child->seq, 10);
+    assert_int_equal(tb_directory_with_data(d), 0);
+    assert_int_equal(tb_directory_set(d, t, S("3"), S("3.5"), NULL, 0, 12.0, 12), 0);
+    assert_int_equal(tb_directory_with_data(d), 1);
+    assert_int_equal(t->index, index);
+    tb_directory_destroy(&d);
+}
+
 int
 main(void)
 {
@@ -186,6 +224,7 @@ main(void)
         cmocka_unit_test(values_and_sticky_doc_url),
         cmocka_unit_test(doc_urls_interned_and_released),
         cmocka_unit_test(many_things_survive_growth),
+        cmocka_unit_test(clear_keeps_the_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,7 @@ def free_port(kind="tcp"):
     raise RuntimeError("no free port found")
 
 
-def free_base_port(span=3):
+def free_base_port(span=4):
     """A base port P such that P..P+span-1 are free for TCP and UDP."""
     for _ in range(500):
         p = random.randint(20000, 60000 - span)
@@ -141,7 +141,8 @@ def stop_all():
 class Broker(Process):
     """A real thingsbusd on free loopback ports.
 
-    base: the base port P (PUB on P, inputs on P+1, snapshot service P+2).
+    base: the base port P (PUB on P, inputs on P+1, snapshot service P+2,
+    filtered PUB P+3).
     extra: more command-line arguments.
     """
 

@@ -166,7 +166,8 @@ test_doubles(void **state)
     /* the printf-free path: short decimals come out short */
     check_double(0.3, "0.3");
     check_double(-114.36166992, "-114.36166992");
-    check_double(1e-5, "0.00001");
+    check_double(1e-4, "0.0001");
+    check_double(-2e-5, "-2e-05");
     check_double(0.000123, "0.000123");
     check_double(999999999999999.0, "999999999999999.0");
     check_double(1e15, "1e+15");
@@ -189,6 +190,41 @@ test_doubles(void **state)
         snprintf(g, sizeof g, "%.15g", (y & 1) ? -v : v);
         if (strtod(g, NULL) == ((y & 1) ? -v : v) && !strchr(g, 'e'))
             assert_true(b.len <= strlen(g) + 2);
+        tb_buf_free(&b);
+    }
+    /* in the plain-notation range the output has the fewest significant
+     * digits that round-trip (what %.<k>g with the smallest working k has) */
+    uint64_t z = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 50000; i++) {
+        z ^= z << 13; z ^= z >> 7; z ^= z << 17;
+        double v = ldexp((double)(z >> 11) / 9007199254740992.0 + 0.5, (int)(z % 66) - 16);
+        if (!(v >= 1e-4 && v < 1e15))
+            continue;
+        int k;
+        char g[40];
+        for (k = 1; k <= 17; k++) {
+            snprintf(g, sizeof g, "%.*g", k, v);
+            if (strtod(g, NULL) == v)
+                break;
+        }
+        tb_buf_t b;
+        tb_buf_init(&b, 0);
+        tb_json_write_double(&b, v);
+        assert_true(strtod(b.data, NULL) == v);
+        int sig = 0;
+        bool started = false;
+        for (const char *c = b.data; *c; c++) {
+            if (*c >= '1' && *c <= '9')
+                started = true;
+            if (started && *c >= '0' && *c <= '9')
+                sig++;
+        }
+        /* trailing zeros of an integer part count in ours ("100.0") */
+        const char *dot = strchr(b.data, '.');
+        if (dot && strcmp(dot, ".0") == 0)
+            sig -= 1;
+        if (sig > k && !(dot && strcmp(dot, ".0") == 0))
+            fail_msg("%.17g written as %s (%d digits), %%.%dg suffices", v, b.data, sig, k);
         tb_buf_free(&b);
     }
     /* many values round-trip exactly */
