@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tb_adaptor_internal.h"
+#include "tb_hash.h"
 
 typedef struct entry_t {
     struct entry_t *next;
@@ -28,19 +29,6 @@ struct tb_suppress_t {
     size_t    count;
     size_t    max_entries;
 };
-
-/* FNV-1a: short keys, no adversary with a reason to collide them (a
- * collision only costs a longer chain). */
-static uint64_t
-hash_ns(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 tb_suppress_t *
 tb_suppress_new(size_t max_entries)
@@ -92,7 +80,7 @@ tb_suppress_is_unchanged(tb_suppress_t *self, const char *ns, size_t ns_len,
                          const char *data, size_t data_len,
                          uint64_t now_ms, uint64_t heartbeat_ms)
 {
-    entry_t *e = find(self, ns, ns_len, hash_ns(ns, ns_len));
+    entry_t *e = find(self, ns, ns_len, tb_hash_fnv1a64(ns, ns_len));
     if (!e || e->data_len != data_len || memcmp(e->data, data, data_len) != 0)
         return false;
     return now_ms - e->recorded_ms < heartbeat_ms;
@@ -123,7 +111,7 @@ void
 tb_suppress_record(tb_suppress_t *self, const char *ns, size_t ns_len,
                    const char *data, size_t data_len, uint64_t now_ms)
 {
-    uint64_t h = hash_ns(ns, ns_len);
+    uint64_t h = tb_hash_fnv1a64(ns, ns_len);
     entry_t *e = find(self, ns, ns_len, h);
     if (!e) {
         if (self->count >= self->max_entries)

@@ -123,14 +123,15 @@ void persist_stats_log(broker_t *b);
  *   was restored, so numbering continues); 0, or -1 logged (bind failure
  *   names the endpoint).  Does nothing with --no-v2.
  * v2_publish_update: after an accepted update (v1 PUB first).
- * v2_work: one bounded turn of v2 work (requests, subscriptions, a slice
- *   of the snapshot streams, a slice of the purge sweep, heartbeats);
+ * v2_work: one bounded turn of v2 work (subscriptions and requests when
+ *   their socket polled readable, a slice of the snapshot streams, a slice
+ *   of the purge sweep, heartbeats);
  *   returns the poll timeout it needs (-1 none, 0 now, n ms).
  * v2_stats_log: the "stats: v2 ..." lines.  v2_close: before the context. */
 int v2_open(broker_t *b);
 void v2_close(broker_t *b);
 void v2_publish_update(broker_t *b, const tb_thing_t *thing, const tb_update_t *upd);
-long v2_work(broker_t *b, uint64_t now_ms);
+long v2_work(broker_t *b, uint64_t now_ms, bool router_ready, bool xpub_ready);
 void v2_stats_log(broker_t *b);
 
 /* loop.c: all the counters (SIGUSR1, shutdown). */

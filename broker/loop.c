@@ -128,7 +128,7 @@ broker_loop_run(broker_t *b)
     uint64_t next_snapshot = tb_time_mono_ms();         /* the first at start-up */
 
     long store_timeout = persist_tick(b, tb_time_mono_ms());
-    long v2_timeout = v2_work(b, tb_time_mono_ms());
+    long v2_timeout = v2_work(b, tb_time_mono_ms(), true, true);
     while (!stop_requested) {
         long timeout;
         uint64_t now = tb_time_mono_ms();
@@ -140,6 +140,8 @@ broker_loop_run(broker_t *b)
             timeout = (long)(next_snapshot - now);
         timeout = earliest(timeout, store_timeout);
         timeout = earliest(timeout, v2_timeout);
+        for (int i = 0; i < n; i++)
+            items[i].revents = 0;
         int rc = zmq_poll(items, n, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             tb_log(b->log, TB_LOG_ERROR, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
@@ -177,7 +179,9 @@ broker_loop_run(broker_t *b)
         store_timeout = persist_tick(b, tb_time_mono_ms());
         /* after the inputs too: a slice of the snapshot streams and of the
          * purge sweep, bounded, so 200 joiners never hold input back */
-        v2_timeout = v2_work(b, tb_time_mono_ms());
+        v2_timeout = v2_work(b, tb_time_mono_ms(),
+                             b->v2 && (items[end_inputs].revents & ZMQ_POLLIN),
+                             b->v2 && (items[end_inputs + 1].revents & ZMQ_POLLIN));
     }
     tb_log(b->log, TB_LOG_INFO, "stopping");
     persist_close(b);

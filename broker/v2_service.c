@@ -35,6 +35,7 @@ int
 v2_open(broker_t *b)
 {
     const broker_config_t *cfg = b->cfg;
+    b->purge_next_ms = tb_time_mono_ms();
     if (cfg->no_v2) {
         tb_log(b->log, TB_LOG_INFO, "protocol v2 off (--no-v2): v1 PUB only");
         return 0;
@@ -92,7 +93,6 @@ v2_open(broker_t *b)
         }
         return -1;
     }
-    b->purge_next_ms = tb_time_mono_ms();
     char epoch[17];
     snprintf(epoch, sizeof epoch, "%016llx", (unsigned long long)tb_v2srv_epoch(b->v2));
     tb_log(b->log, TB_LOG_INFO, "protocol v2: snapshot service %s, filtered PUB %s, epoch %s",
@@ -116,6 +116,14 @@ v2_publish_update(broker_t *b, const tb_thing_t *thing, const tb_update_t *upd)
     size_t n = tb_v2_dirview_chain(b->v2view, thing, thing->seq, prev, TB_V2_MAX_CHAIN);
     if (n == 0)
         return;     /* out of memory: subscribers see a hole in the chain and resync */
+    if (!tb_v2srv_has_subscribers(b->v2))
+        return;     /* nobody listens: the chain above is all that must be kept */
+    /* b->out still holds this update's v1 PUB bytes (publish_update): reuse them */
+    if (!tb_buf_failed(&b->out) && b->out.len) {
+        tb_v2srv_publish_encoded(b->v2, thing->ns, thing->ns_len, b->out.data, b->out.len,
+                                 prev, n);
+        return;
+    }
     tb_v2_thing_t v;
     tb_v2_dirview_thing(thing, upd->doc_url, upd->doc_url_len, &v);
     tb_v2srv_publish_update(b->v2, &v, prev, n);
@@ -140,11 +148,11 @@ purge_thing(broker_t *b, tb_thing_t *t)
 {
     uint64_t seq = ++b->seq;
     uint64_t prev[TB_V2_MAX_CHAIN];
-    size_t n = tb_v2_dirview_chain(b->v2view, t, seq, prev, TB_V2_MAX_CHAIN);
+    size_t n = b->v2 ? tb_v2_dirview_chain(b->v2view, t, seq, prev, TB_V2_MAX_CHAIN) : 0;
     tb_directory_clear(b->dir, t, seq);
     if (b->store)
         tb_store_delete(b->store, t->ns, t->ns_len, seq);
-    if (n == 0 || tb_v2srv_publish_purge(b->v2, t->ns, t->ns_len, seq, prev, n) != 0)
+    if (b->v2 && (n == 0 || tb_v2srv_publish_purge(b->v2, t->ns, t->ns_len, seq, prev, n) != 0))
         b->purge_unpublished++;
     b->purged++;
     tb_log(b->log, TB_LOG_DEBUG, "purged %.*s (seq %llu)", (int)t->ns_len, t->ns,
@@ -187,12 +195,22 @@ earliest(long x, long y)
 }
 
 long
-v2_work(broker_t *b, uint64_t now_ms)
+v2_work(broker_t *b, uint64_t now_ms, bool router_ready, bool xpub_ready)
 {
-    if (!b->v2)
-        return -1;
-    tb_v2srv_handle_requests(b->v2, now_ms);
-    tb_v2srv_handle_subscriptions(b->v2, now_ms);
+    if (!b->v2) {
+        /* v1 only: the purge still frees memory and the state file */
+        if (b->cfg->purge_age <= 0)
+            return -1;
+        if (purge_step(b, now_ms))
+            return 0;
+        return b->purge_next_ms > now_ms ? (long)(b->purge_next_ms - now_ms) : 0;
+    }
+    /* subscriptions first: one that arrived with a request is in force (and
+     * welcomed) before the request's stream starts */
+    if (xpub_ready)
+        tb_v2srv_handle_subscriptions(b->v2, now_ms);
+    if (router_ready)
+        tb_v2srv_handle_requests(b->v2, now_ms);
     bool busy = tb_v2srv_step(b->v2, now_ms, (unsigned)b->cfg->v2_step_budget);
     busy = purge_step(b, now_ms) || busy;
     long timeout = busy ? 0 : (long)tb_v2srv_tick(b->v2, now_ms);
@@ -209,7 +227,8 @@ void
 v2_stats_log(broker_t *b)
 {
     if (!b->v2) {
-        tb_log(b->log, TB_LOG_INFO, "stats: v2 enabled=0");
+        tb_log(b->log, TB_LOG_INFO, "stats: v2 enabled=0 purged=%llu",
+               (unsigned long long)b->purged);
         return;
     }
     tb_v2srv_stats_t st;

@@ -94,6 +94,16 @@ s_on_reject(tb_client_reject_t reason, const char *detail, void *arg)
     pthread_mutex_unlock(&s_log_lock);
 }
 
+/* Called between waits: reports the rejects the limiter held back once
+ * their second is over, so a burst followed by silence is still counted. */
+static void
+s_flush_suppressed(tb_log_t *log)
+{
+    pthread_mutex_lock(&s_log_lock);
+    tb_log_flush_suppressed(log, tb_time_mono_ms());
+    pthread_mutex_unlock(&s_log_lock);
+}
+
 static int
 s_usage_error(const char *fmt, const char *arg)
 {
@@ -225,6 +235,7 @@ s_dump(const config_t *cfg, tb_client_t *client, tb_log_t *log)
         uint64_t slice = deadline - now < 200 ? deadline - now : 200;
         rc = tb_client_wait_synced(client, (int)slice);
         s_watch(client, log, &w);
+        s_flush_suppressed(log);
     }
     if (s_stop && rc != TB_OK)
         return 0;
@@ -304,6 +315,7 @@ s_follow(const config_t *cfg, tb_client_t *client, tb_log_t *log)
                 return 0;
         }
         s_watch(client, log, &w);
+        s_flush_suppressed(log);
     }
     if (deadline && !s_stop && !w.ever_connected)
         return s_connection_failure(client, cfg->timeout);
@@ -393,6 +405,7 @@ main(int argc, char **argv)
     }
     status = cfg.dump ? s_dump(&cfg, client, log) : s_follow(&cfg, client, log);
     tb_client_destroy(&client);
+    tb_log_flush_suppressed(log, UINT64_MAX);      /* no more rejects can come */
     tb_log_destroy(&log);
 out:
     tb_opts_free(s_opts, N_OPTS, &cfg);

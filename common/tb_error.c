@@ -1,7 +1,22 @@
 /*
- * tb_error.c - one table of error texts for every thingsbus library.
+ * tb_error.c - one table of error texts for every thingsbus library, and
+ * the helper that writes a rejection into a caller's error buffer.
  */
 #include "tb_error.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+int
+tb_errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    if (errbuf && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errbuf, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
 
 const char *
 tb_error_text(int code)

@@ -4,9 +4,11 @@
  *
  * Why this exists: the daemon and the tools need the same log shape
  * ("ident: level: text" on stderr, or syslog), and a flood of bad input
- * must not turn into a flood of log lines (tb_log_limited).  Each line is
- * formatted into one buffer and written with a single call so lines from
- * different threads of a tool never interleave mid-line.
+ * must not turn into a flood of log lines (tb_log_limited), yet the count
+ * of what was dropped must reach the log even when silence follows the
+ * flood (tb_log_flush_suppressed).  Each line is formatted into one
+ * buffer and written with a single call so lines from different threads
+ * of a tool never interleave mid-line.
  */
 #include "tb_log.h"
 #include <stdarg.h>
@@ -109,6 +111,17 @@ tb_log(tb_log_t *self, tb_log_level_t level, const char *fmt, ...)
     va_end(ap);
 }
 
+static uint64_t
+report_suppressed(tb_log_t *self)
+{
+    uint64_t n = self->suppressed;
+    if (n) {
+        tb_log(self, TB_LOG_DEBUG, "(%llu similar messages suppressed)", (unsigned long long)n);
+        self->suppressed = 0;
+    }
+    return n;
+}
+
 void
 tb_log_limited(tb_log_t *self, uint64_t now_ms, const char *fmt, ...)
 {
@@ -124,13 +137,19 @@ tb_log_limited(tb_log_t *self, uint64_t now_ms, const char *fmt, ...)
         return;
     }
     self->in_window++;
-    if (self->suppressed) {
-        tb_log(self, TB_LOG_DEBUG, "(%llu similar messages suppressed)",
-               (unsigned long long)self->suppressed);
-        self->suppressed = 0;
-    }
+    report_suppressed(self);
     va_list ap;
     va_start(ap, fmt);
     write_line(self, TB_LOG_DEBUG, fmt, ap);
     va_end(ap);
+}
+
+uint64_t
+tb_log_flush_suppressed(tb_log_t *self, uint64_t now_ms)
+{
+    if (!self || !self->suppressed)
+        return 0;
+    if (now_ms != UINT64_MAX && now_ms / 1000u == self->window_s)
+        return 0;                   /* the flood may still be going on */
+    return report_suppressed(self);
 }

@@ -32,4 +32,16 @@ bool tb_log_enabled(tb_log_t *self, tb_log_level_t level);
 void tb_log_limited(tb_log_t *self, uint64_t now_ms, const char *fmt, ...)
      __attribute__((format(printf, 3, 4)));
 
+/* Reports lines tb_log_limited suppressed that no later line has reported:
+ * once the second they were suppressed in is over, writes
+ * "(N similar messages suppressed)" at debug level and resets the count;
+ * within that second it waits (more may follow, and the next allowed line
+ * reports them anyway).  Without it, a flood followed by silence would
+ * never say how much was dropped.  Call it from a program's periodic point
+ * (e.g. each turn of a poll loop with a timeout of a second or less) with
+ * the same clock as tb_log_limited; at exit pass UINT64_MAX to report
+ * whatever is pending.  self may be NULL.  Returns the count reported
+ * (0 when nothing was written). */
+uint64_t tb_log_flush_suppressed(tb_log_t *self, uint64_t now_ms);
+
 #endif

@@ -9,31 +9,17 @@
  * tests; it follows getopt_long's spelling rules: "--name=value",
  * "--name value", "-x value", "-xvalue", bundled short flags "-vv", "--"
  * ends the options.  Parsing stops at the first non-option argument.
+ * An option of type LIST keeps every occurrence, so programs need no pass
+ * of their own over argv for options that may be repeated.
  */
 #include "tb_opts.h"
+#include "tb_error.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (errbuf && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static void *
 field(const tb_opt_t *row, void *config)
@@ -94,11 +80,11 @@ check_range(const tb_opt_t *row, long double v, const char *text,
     if (!has_range(row))
         return 0;
     if (v < (long double)row->min)
-        return fail(errbuf, errlen, "--%s: %s is below %.17g", row->long_name,
-                    text, row->min);
+        return tb_errbuf_set(errbuf, errlen, "--%s: %s is below %.17g", row->long_name,
+                             text, row->min);
     if (v > (long double)row->max)
-        return fail(errbuf, errlen, "--%s: %s is above %.17g", row->long_name,
-                    text, row->max);
+        return tb_errbuf_set(errbuf, errlen, "--%s: %s is above %.17g", row->long_name,
+                             text, row->max);
     return 0;
 }
 
@@ -134,6 +120,42 @@ parse_size(const char *text, size_t *out)
     return 0;
 }
 
+static void
+list_free(char ***list_p)
+{
+    char **list = *list_p;
+    for (size_t i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+    *list_p = NULL;
+}
+
+/* Appends a copy of value; on failure the list is left as it was. */
+static int
+list_append(char ***list_p, const char *value)
+{
+    size_t count = tb_opts_list_count(*list_p);
+    char *copy = strdup(value);
+    char **grown = copy ? realloc(*list_p, (count + 2) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(copy);
+        return -1;
+    }
+    grown[count] = copy;
+    grown[count + 1] = NULL;
+    *list_p = grown;
+    return 0;
+}
+
+size_t
+tb_opts_list_count(char *const *list)
+{
+    size_t count = 0;
+    while (list && list[count])
+        count++;
+    return count;
+}
+
 /* Set row's field from text.  The value for FLAG is a boolean word, for
  * COUNT an integer (both come from config files or defaults; on the
  * command line they take no argument and go through apply_no_arg). */
@@ -147,8 +169,8 @@ set_row(const tb_opt_t *row, void *config, const char *value,
     case TB_OPT_FLAG: {
         bool b;
         if (parse_bool(value, &b) != 0)
-            return fail(errbuf, errlen, "--%s: '%s' is not a boolean (use true or false)",
-                        row->long_name, value);
+            return tb_errbuf_set(errbuf, errlen, "--%s: '%s' is not a boolean (use true or false)",
+                                 row->long_name, value);
         *(bool *)f = b;
         return 0;
     }
@@ -156,8 +178,8 @@ set_row(const tb_opt_t *row, void *config, const char *value,
         errno = 0;
         long v = strtol(value, &end, 10);
         if (errno || end == value || *end != '\0' || v < 0 || v > 100)
-            return fail(errbuf, errlen, "--%s: '%s' is not a count (0 to 100)",
-                        row->long_name, value);
+            return tb_errbuf_set(errbuf, errlen, "--%s: '%s' is not a count (0 to 100)",
+                                 row->long_name, value);
         *(int *)f = (int)v;
         return 0;
     }
@@ -165,8 +187,8 @@ set_row(const tb_opt_t *row, void *config, const char *value,
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (errno == ERANGE || end == value || *end != '\0')
-            return fail(errbuf, errlen, "--%s: '%s' is not an integer",
-                        row->long_name, value);
+            return tb_errbuf_set(errbuf, errlen, "--%s: '%s' is not an integer",
+                                 row->long_name, value);
         if (check_range(row, (long double)v, value, errbuf, errlen) != 0)
             return -1;
         *(long long *)f = v;
@@ -176,8 +198,8 @@ set_row(const tb_opt_t *row, void *config, const char *value,
         errno = 0;
         double v = strtod(value, &end);
         if (errno == ERANGE || end == value || *end != '\0' || !isfinite(v))
-            return fail(errbuf, errlen, "--%s: '%s' is not a number",
-                        row->long_name, value);
+            return tb_errbuf_set(errbuf, errlen, "--%s: '%s' is not a number",
+                                 row->long_name, value);
         if (check_range(row, (long double)v, value, errbuf, errlen) != 0)
             return -1;
         *(double *)f = v;
@@ -186,9 +208,9 @@ set_row(const tb_opt_t *row, void *config, const char *value,
     case TB_OPT_SIZE: {
         size_t v;
         if (parse_size(value, &v) != 0)
-            return fail(errbuf, errlen,
-                        "--%s: '%s' is not a size (a number, optionally with k, M or G)",
-                        row->long_name, value);
+            return tb_errbuf_set(errbuf, errlen,
+                                 "--%s: '%s' is not a size (a number, optionally with k, M or G)",
+                                 row->long_name, value);
         if (check_range(row, (long double)v, value, errbuf, errlen) != 0)
             return -1;
         *(size_t *)f = v;
@@ -197,13 +219,17 @@ set_row(const tb_opt_t *row, void *config, const char *value,
     case TB_OPT_STRING: {
         char *copy = strdup(value);
         if (!copy)
-            return fail(errbuf, errlen, "--%s: out of memory", row->long_name);
+            return tb_errbuf_set(errbuf, errlen, "--%s: out of memory", row->long_name);
         free(*(char **)f);
         *(char **)f = copy;
         return 0;
     }
+    case TB_OPT_LIST:
+        if (list_append((char ***)f, value) != 0)
+            return tb_errbuf_set(errbuf, errlen, "--%s: out of memory", row->long_name);
+        return 0;
     }
-    return fail(errbuf, errlen, "--%s: unknown option type", row->long_name);
+    return tb_errbuf_set(errbuf, errlen, "--%s: unknown option type", row->long_name);
 }
 
 static void
@@ -229,6 +255,12 @@ tb_opts_defaults(const tb_opt_t *table, size_t n, void *config,
         case TB_OPT_DOUBLE: *(double *)f = 0.0; break;
         case TB_OPT_SIZE:   *(size_t *)f = 0; break;
         case TB_OPT_STRING: free(*(char **)f); *(char **)f = NULL; break;
+        case TB_OPT_LIST:
+            list_free((char ***)f);
+            if (row->default_value)
+                return tb_errbuf_set(errbuf, errlen, "--%s: a list option has no default",
+                                     row->long_name);
+            break;
         }
         if (row->default_value
             && set_row(row, config, row->default_value, errbuf, errlen) != 0)
@@ -243,7 +275,7 @@ tb_opts_set(const tb_opt_t *table, size_t n, void *config,
 {
     const tb_opt_t *row = find_long(table, n, name, strlen(name));
     if (!row)
-        return fail(errbuf, errlen, "unknown option '%s'", name);
+        return tb_errbuf_set(errbuf, errlen, "unknown option '%s'", name);
     if (!value)
         value = "";
     return set_row(row, config, value, errbuf, errlen);
@@ -278,8 +310,8 @@ tb_opts_parse_argv(const tb_opt_t *table, size_t n, void *config,
                     *wants_version = true;
                     continue;
                 }
-                return fail(errbuf, errlen, "unknown option '--%.*s' (see --help)",
-                            (int)name_len, name);
+                return tb_errbuf_set(errbuf, errlen, "unknown option '--%.*s' (see --help)",
+                                     (int)name_len, name);
             }
             if (!takes_argument(row)) {
                 if (eq) {
@@ -288,7 +320,7 @@ tb_opts_parse_argv(const tb_opt_t *table, size_t n, void *config,
                             return -1;
                         continue;
                     }
-                    return fail(errbuf, errlen, "--%s takes no value", row->long_name);
+                    return tb_errbuf_set(errbuf, errlen, "--%s takes no value", row->long_name);
                 }
                 apply_no_arg(row, config);
                 continue;
@@ -299,8 +331,8 @@ tb_opts_parse_argv(const tb_opt_t *table, size_t n, void *config,
             else if (i + 1 < argc)
                 value = argv[++i];
             else
-                return fail(errbuf, errlen, "--%s needs a value (%s)", row->long_name,
-                            row->metavar ? row->metavar : "VALUE");
+                return tb_errbuf_set(errbuf, errlen, "--%s needs a value (%s)", row->long_name,
+                                     row->metavar ? row->metavar : "VALUE");
             if (set_row(row, config, value, errbuf, errlen) != 0)
                 return -1;
             continue;
@@ -317,7 +349,7 @@ tb_opts_parse_argv(const tb_opt_t *table, size_t n, void *config,
                     *wants_version = true;
                     continue;
                 }
-                return fail(errbuf, errlen, "unknown option '-%c' (see --help)", *p);
+                return tb_errbuf_set(errbuf, errlen, "unknown option '-%c' (see --help)", *p);
             }
             if (!takes_argument(row)) {
                 apply_no_arg(row, config);
@@ -329,8 +361,8 @@ tb_opts_parse_argv(const tb_opt_t *table, size_t n, void *config,
             else if (i + 1 < argc)
                 value = argv[++i];
             else
-                return fail(errbuf, errlen, "-%c (--%s) needs a value (%s)", *p,
-                            row->long_name, row->metavar ? row->metavar : "VALUE");
+                return tb_errbuf_set(errbuf, errlen, "-%c (--%s) needs a value (%s)", *p,
+                                     row->long_name, row->metavar ? row->metavar : "VALUE");
             if (set_row(row, config, value, errbuf, errlen) != 0)
                 return -1;
             break;
@@ -358,7 +390,7 @@ tb_opts_parse_file(const tb_opt_t *table, size_t n, void *config,
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return fail(errbuf, errlen, "%s: %s", path, strerror(errno));
+        return tb_errbuf_set(errbuf, errlen, "%s: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
     int lineno = 0, rc = 0;
@@ -390,25 +422,25 @@ tb_opts_parse_file(const tb_opt_t *table, size_t n, void *config,
             name += 2;
         const tb_opt_t *row = find_long(table, n, name, strlen(name));
         if (!row) {
-            rc = fail(errbuf, errlen, "%s:%d: unknown option '%s'", path, lineno, name);
+            rc = tb_errbuf_set(errbuf, errlen, "%s:%d: unknown option '%s'", path, lineno, name);
             break;
         }
         if (row->cli_only) {
-            rc = fail(errbuf, errlen, "%s:%d: '%s' is only accepted on the command line",
-                      path, lineno, name);
+            rc = tb_errbuf_set(errbuf, errlen, "%s:%d: '%s' is only accepted on the command line",
+                               path, lineno, name);
             break;
         }
         if (!value) {
             if (takes_argument(row)) {
-                rc = fail(errbuf, errlen, "%s:%d: '%s' needs a value (%s = %s)", path,
-                          lineno, name, name, row->metavar ? row->metavar : "VALUE");
+                rc = tb_errbuf_set(errbuf, errlen, "%s:%d: '%s' needs a value (%s = %s)", path,
+                                   lineno, name, name, row->metavar ? row->metavar : "VALUE");
                 break;
             }
             apply_no_arg(row, config);
             continue;
         }
         if (set_row(row, config, value, sub, sizeof sub) != 0) {
-            rc = fail(errbuf, errlen, "%s:%d: %s", path, lineno, sub);
+            rc = tb_errbuf_set(errbuf, errlen, "%s:%d: %s", path, lineno, sub);
             break;
         }
     }
@@ -458,5 +490,7 @@ tb_opts_free(const tb_opt_t *table, size_t n, void *config)
             free(*f);
             *f = NULL;
         }
+        else if (table[i].type == TB_OPT_LIST)
+            list_free(field(&table[i], config));
     }
 }

@@ -22,8 +22,20 @@ typedef enum {
     TB_OPT_INT,       /* long long, with min/max */
     TB_OPT_DOUBLE,    /* double, with min/max */
     TB_OPT_STRING,    /* char * (strdup'ed; freed by tb_opts_free) */
-    TB_OPT_SIZE       /* size_t, accepts suffixes k, K, M, G (powers of 1024) */
+    TB_OPT_SIZE,      /* size_t, accepts suffixes k, K, M, G (powers of 1024) */
+    TB_OPT_LIST       /* char **, NULL-terminated; see "Lists" below */
 } tb_opt_type_t;
+
+/* Lists (TB_OPT_LIST): for options that may be given several times
+ * ("-s A -s B").  The field is a `char **` holding every value given, in
+ * order, as a NULL-terminated vector of strdup'ed strings; it is NULL while
+ * the option was never given.  Each occurrence appends one value: on the
+ * command line, each "--name V" / "-x V"; in a config file, each
+ * "name = V" line; through tb_opts_set, each call.  Values are kept as
+ * given: splitting "B,C" into two is the caller's business.  A LIST row
+ * must have no default_value (the default is the empty list; a row with
+ * one makes tb_opts_defaults fail).  tb_opts_defaults empties the list and
+ * tb_opts_free frees it.  min/max are ignored. */
 
 typedef struct {
     const char   *long_name;   /* "base-port" (also the config-file key) */
@@ -56,7 +68,8 @@ int tb_opts_parse_argv(const tb_opt_t *table, size_t n, void *config,
 int tb_opts_parse_file(const tb_opt_t *table, size_t n, void *config,
                        const char *path, char *errbuf, size_t errlen);
 
-/* Set one option by long name from text (used by both parsers). */
+/* Set one option by long name from text (used by both parsers); for a
+ * LIST option, appends the text. */
 int tb_opts_set(const tb_opt_t *table, size_t n, void *config,
                 const char *name, const char *value, char *errbuf, size_t errlen);
 
@@ -64,7 +77,10 @@ int tb_opts_set(const tb_opt_t *table, size_t n, void *config,
 void tb_opts_print_help(const tb_opt_t *table, size_t n, FILE *out,
                         const char *usage, const char *footer);
 
-/* Free the STRING fields the parser allocated. */
+/* Free the STRING and LIST fields the parser allocated (and NULL them). */
 void tb_opts_free(const tb_opt_t *table, size_t n, void *config);
+
+/* Number of values in a LIST field (0 for NULL). */
+size_t tb_opts_list_count(char *const *list);
 
 #endif

@@ -10,6 +10,7 @@
  * bridge_rules.h.
  */
 #include "bridge_rules.h"
+#include "tb_error.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,22 +66,6 @@ struct tb_bridge_rules_t {
     size_t           max_message_size;
 };
 
-static int
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (errbuf && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static void
 path_clear(bridge_path_t *p)
 {
@@ -100,11 +85,11 @@ path_parse(bridge_path_t *p, const char *text, size_t len, const char *what,
 {
     memset(p, 0, sizeof *p);
     if (len == 0)
-        return fail(errbuf, errlen, "%s: empty field name", what);
+        return tb_errbuf_set(errbuf, errlen, "%s: empty field name", what);
     size_t n = 1;
     for (size_t i = 0; i < len; i++) {
         if (text[i] == '\0')
-            return fail(errbuf, errlen, "%s: NUL byte in field name", what);
+            return tb_errbuf_set(errbuf, errlen, "%s: NUL byte in field name", what);
         if (text[i] == '.')
             n++;
     }
@@ -112,7 +97,7 @@ path_parse(bridge_path_t *p, const char *text, size_t len, const char *what,
     p->parts = calloc(n, sizeof *p->parts);
     if (!p->text || !p->parts) {
         path_clear(p);
-        return fail(errbuf, errlen, "%s: out of memory", what);
+        return tb_errbuf_set(errbuf, errlen, "%s: out of memory", what);
     }
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
@@ -121,14 +106,15 @@ path_parse(bridge_path_t *p, const char *text, size_t len, const char *what,
         if (i == start) {
             int shown = len > 200 ? 200 : (int)len;
             path_clear(p);
-            return fail(errbuf, errlen,
-                        "%s: '%.*s' has an empty component (a leading, trailing or doubled '.')",
-                        what, shown, text);
+            return tb_errbuf_set(errbuf, errlen,
+                                 "%s: '%.*s' has an empty component "
+                                 "(a leading, trailing or doubled '.')",
+                                 what, shown, text);
         }
         p->parts[p->nparts] = strndup(text + start, i - start);
         if (!p->parts[p->nparts]) {
             path_clear(p);
-            return fail(errbuf, errlen, "%s: out of memory", what);
+            return tb_errbuf_set(errbuf, errlen, "%s: out of memory", what);
         }
         p->nparts++;
         start = i + 1;
@@ -207,15 +193,16 @@ tb_bridge_rules_add_filter(tb_bridge_rules_t *self, const char *spec,
                            char *errbuf, size_t errlen)
 {
     if (!self || !spec)
-        return fail(errbuf, errlen, "--filter: no value");
+        return tb_errbuf_set(errbuf, errlen, "--filter: no value");
     const char *colon = strchr(spec, ':');
     if (!colon)
-        return fail(errbuf, errlen,
-                    "--filter: '%.200s' has no ':' (expected KEY:VALUE, e.g. mtype:percept_update)",
-                    spec);
+        return tb_errbuf_set(errbuf, errlen,
+                             "--filter: '%.200s' has no ':' "
+                             "(expected KEY:VALUE, e.g. mtype:percept_update)",
+                             spec);
     bridge_filter_t *grown = realloc(self->filters, (self->nfilters + 1) * sizeof *grown);
     if (!grown)
-        return fail(errbuf, errlen, "--filter: out of memory");
+        return tb_errbuf_set(errbuf, errlen, "--filter: out of memory");
     self->filters = grown;
     bridge_filter_t *f = &self->filters[self->nfilters];
     if (path_parse(&f->path, spec, (size_t)(colon - spec), "--filter", errbuf, errlen) != 0)
@@ -223,7 +210,7 @@ tb_bridge_rules_add_filter(tb_bridge_rules_t *self, const char *spec,
     f->value = strdup(colon + 1);
     if (!f->value) {
         path_clear(&f->path);
-        return fail(errbuf, errlen, "--filter: out of memory");
+        return tb_errbuf_set(errbuf, errlen, "--filter: out of memory");
     }
     f->value_len = strlen(f->value);
     self->nfilters++;
@@ -237,44 +224,55 @@ drop_projections_from(tb_bridge_rules_t *self, size_t keep)
         path_clear(&self->projections[--self->nprojections]);
 }
 
+bool
+tb_bridge_list_next(const char **cursor, const char **item, size_t *len)
+{
+    const char *p = *cursor;
+    if (!p)
+        return false;
+    const char *comma = strchr(p, ',');
+    const char *a = p, *b = comma ? comma : p + strlen(p);
+    while (a < b && (*a == ' ' || *a == '\t'))
+        a++;
+    while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+        b--;
+    *item = a;
+    *len = (size_t)(b - a);
+    *cursor = comma ? comma + 1 : NULL;
+    return true;
+}
+
 int
 tb_bridge_rules_add_projections(tb_bridge_rules_t *self, const char *list,
                                 char *errbuf, size_t errlen)
 {
     if (!self || !list)
-        return fail(errbuf, errlen, "--projections: no value");
+        return tb_errbuf_set(errbuf, errlen, "--projections: no value");
     size_t before = self->nprojections;     /* all or nothing */
-    const char *p = list;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        const char *end = comma ? comma : p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (a == b) {
+    const char *cursor = list, *item;
+    size_t len;
+    while (tb_bridge_list_next(&cursor, &item, &len)) {
+        if (len == 0) {
             drop_projections_from(self, before);
-            return fail(errbuf, errlen,
-                        "--projections: '%.200s' has an empty entry (check the commas)", list);
+            return tb_errbuf_set(errbuf, errlen,
+                                 "--projections: '%.200s' has an empty entry "
+                                 "(check the commas)", list);
         }
         bridge_path_t *grown = realloc(self->projections,
                                        (self->nprojections + 1) * sizeof *grown);
         if (!grown) {
             drop_projections_from(self, before);
-            return fail(errbuf, errlen, "--projections: out of memory");
+            return tb_errbuf_set(errbuf, errlen, "--projections: out of memory");
         }
         self->projections = grown;
-        if (path_parse(&self->projections[self->nprojections], a, (size_t)(b - a),
+        if (path_parse(&self->projections[self->nprojections], item, len,
                        "--projections", errbuf, errlen) != 0) {
             drop_projections_from(self, before);
             return -1;
         }
         self->nprojections++;
-        if (!comma)
-            return 0;
-        p = comma + 1;
     }
+    return 0;
 }
 
 static int
@@ -282,7 +280,7 @@ set_key(bridge_path_t *key, const char *path, const char *what,
         char *errbuf, size_t errlen)
 {
     if (!path)
-        return fail(errbuf, errlen, "%s: no value", what);
+        return tb_errbuf_set(errbuf, errlen, "%s: no value", what);
     bridge_path_t parsed;
     if (path_parse(&parsed, path, strlen(path), what, errbuf, errlen) != 0)
         return -1;
@@ -296,7 +294,7 @@ tb_bridge_rules_set_nskey(tb_bridge_rules_t *self, const char *path,
                           char *errbuf, size_t errlen)
 {
     if (!self)
-        return fail(errbuf, errlen, "--nskey: no rules");
+        return tb_errbuf_set(errbuf, errlen, "--nskey: no rules");
     return set_key(&self->nskey, path, "--nskey", errbuf, errlen);
 }
 
@@ -305,7 +303,7 @@ tb_bridge_rules_set_tskey(tb_bridge_rules_t *self, const char *path,
                           char *errbuf, size_t errlen)
 {
     if (!self)
-        return fail(errbuf, errlen, "--tskey: no rules");
+        return tb_errbuf_set(errbuf, errlen, "--tskey: no rules");
     return set_key(&self->tskey, path, "--tskey", errbuf, errlen);
 }
 

@@ -76,6 +76,13 @@ void tb_bridge_rules_destroy(tb_bridge_rules_t **self_p);
 int tb_bridge_rules_add_filter(tb_bridge_rules_t *self, const char *spec,
                                char *errbuf, size_t errlen);
 
+/* Walks a comma-separated option value ("a, b,c"), as -s and --projections
+ * take: sets *item and *len to the next entry with the blanks and tabs
+ * around it left out (len 0 for an empty entry, as in "a,,b" or ""), and
+ * moves *cursor past its comma, or to NULL after the last entry.  Returns
+ * false, setting nothing, once *cursor is NULL. */
+bool tb_bridge_list_next(const char **cursor, const char **item, size_t *len);
+
 /* Adds the comma-separated paths of list to the projection (may be called
  * several times).  Blanks around each path are ignored.  Returns 0 or -1
  * with errbuf (an empty entry, a bad path, out of memory). */

@@ -9,8 +9,8 @@
  * so the retries start instead of waiting forever on a dead peer.
  */
 #include "bridge_sources.h"
+#include "tb_error.h"
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,22 +32,6 @@ struct tb_bridge_sources_t {
     size_t    count;
     unsigned  serial;  /* for unique inproc monitor endpoints */
 };
-
-static int
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (errbuf && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 tb_bridge_sources_t *
 tb_bridge_sources_new(void *zmq_ctx)
@@ -100,8 +84,8 @@ open_source(tb_bridge_sources_t *self, source_t *s, const char *url, size_t len,
     s->sub = zmq_socket(self->ctx, ZMQ_SUB);
     if (!s->url || !s->sub) {
         source_close(s);
-        return fail(errbuf, errlen, "--sources: cannot create a socket: %s",
-                    zmq_strerror(zmq_errno()));
+        return tb_errbuf_set(errbuf, errlen, "--sources: cannot create a socket: %s",
+                             zmq_strerror(zmq_errno()));
     }
     int ivl = RECONNECT_IVL_MS, ivl_max = RECONNECT_IVL_MAX_MS;
     int hb = HEARTBEAT_IVL_MS, hb_timeout = HEARTBEAT_TIMEOUT_MS, linger = 0;
@@ -123,9 +107,10 @@ open_source(tb_bridge_sources_t *self, source_t *s, const char *url, size_t len,
     }
     if (zmq_connect(s->sub, s->url) != 0) {
         int e = zmq_errno();
-        fail(errbuf, errlen, "--sources: cannot connect to '%.200s': %s%s", s->url,
-             zmq_strerror(e),
-             e == EPROTONOSUPPORT || e == EINVAL ? " (expected e.g. tcp://host:port)" : "");
+        tb_errbuf_set(errbuf, errlen, "--sources: cannot connect to '%.200s': %s%s", s->url,
+                      zmq_strerror(e),
+                      e == EPROTONOSUPPORT || e == EINVAL
+                          ? " (expected e.g. tcp://host:port)" : "");
         source_close(s);
         return -1;
     }
@@ -137,31 +122,22 @@ tb_bridge_sources_add(tb_bridge_sources_t *self, const char *list,
                       char *errbuf, size_t errlen)
 {
     if (!self || !list)
-        return fail(errbuf, errlen, "--sources: no value");
-    const char *p = list;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        const char *end = comma ? comma : p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-            b--;
-        if (a == b)
-            return fail(errbuf, errlen,
-                        "--sources: '%.200s' has an empty entry (check the commas)", list);
+        return tb_errbuf_set(errbuf, errlen, "--sources: no value");
+    const char *cursor = list, *item;
+    size_t len;
+    while (tb_bridge_list_next(&cursor, &item, &len)) {
+        if (len == 0)
+            return tb_errbuf_set(errbuf, errlen,
+                                 "--sources: '%.200s' has an empty entry (check the commas)", list);
         source_t *grown = realloc(self->items, (self->count + 1) * sizeof *grown);
         if (!grown)
-            return fail(errbuf, errlen, "--sources: out of memory");
+            return tb_errbuf_set(errbuf, errlen, "--sources: out of memory");
         self->items = grown;
-        if (open_source(self, &self->items[self->count], a, (size_t)(b - a),
-                        errbuf, errlen) != 0)
+        if (open_source(self, &self->items[self->count], item, len, errbuf, errlen) != 0)
             return -1;
         self->count++;
-        if (!comma)
-            return 0;
-        p = comma + 1;
     }
+    return 0;
 }
 
 size_t

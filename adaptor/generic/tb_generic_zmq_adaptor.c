@@ -25,7 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
-#include "generic/bridge_args.h"
 #include "generic/bridge_counts.h"
 #include "generic/bridge_rules.h"
 #include "generic/bridge_sources.h"
@@ -46,9 +45,9 @@ typedef struct {
     char     *url;
     char     *zone;
     char     *dns_server;
-    char     *sources;        /* rows kept for --help and the man-page check; */
-    char     *filter;         /* the values are collected by bridge_args */
-    char     *projections;
+    char    **sources;        /* lists: every -s/--filter/--projections given; */
+    char    **filter;         /* each value may itself be comma-separated */
+    char    **projections;
     char     *nskey;
     char     *tskey;
     char     *ns;
@@ -73,12 +72,12 @@ static const tb_opt_t options[] = {
         "find the broker through the _thingsbus._tcp.ZONE SRV record"),
     ROW("dns-server", 0, TB_OPT_STRING, dns_server, NULL, 0, 0, "HOST:PORT[,HOST:PORT]",
         "DNS servers for --zone (default $THINGSBUS_DNS_SERVERS, else the system's)"),
-    ROW("sources", 's', TB_OPT_STRING, sources, NULL, 0, 0, "URL[,URL...]",
+    ROW("sources", 's', TB_OPT_LIST, sources, NULL, 0, 0, "URL[,URL...]",
         "ZeroMQ PUB sources of JSON objects (required; may be repeated)"),
-    ROW("filter", 0, TB_OPT_STRING, filter, NULL, 0, 0, "FIELD:VALUE",
+    ROW("filter", 0, TB_OPT_LIST, filter, NULL, 0, 0, "FIELD:VALUE",
         "keep only messages whose FIELD is the string VALUE (may be repeated: all must match)"),
-    ROW("projections", 0, TB_OPT_STRING, projections, NULL, 0, 0, "FIELD[,FIELD...]",
-        "copy only these fields into data (default: the whole message)"),
+    ROW("projections", 0, TB_OPT_LIST, projections, NULL, 0, 0, "FIELD[,FIELD...]",
+        "copy only these fields into data (may be repeated; default: the whole message)"),
     ROW("nskey", 0, TB_OPT_STRING, nskey, NULL, 0, 0, "FIELD",
         "the field whose value names the Thing under --ns"),
     ROW("tskey", 0, TB_OPT_STRING, tskey, NULL, 0, 0, "FIELD",
@@ -105,8 +104,6 @@ static const tb_opt_t options[] = {
         "log to syslog instead of stderr"),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
-
-static const char *const repeatable[] = { "sources", "filter", "projections", NULL };
 
 static const char usage[] =
     "Usage: " PROGRAM " --ns NS -s URL[,URL...] [options]\n"
@@ -163,16 +160,21 @@ typedef struct {
     uint64_t             dropped_in_episode;
 } bridge_t;
 
-/* bridge_args callback: each -s, --filter, --projections occurrence. */
+/* Hands every -s, --filter and --projections value, in the order given,
+ * to the sources and rules; stops at the first that is refused. */
 static int
-on_repeatable(void *ctx, const tb_opt_t *row, const char *value, char *errbuf, size_t errlen)
+apply_lists(const config_t *c, bridge_t *b, char *errbuf, size_t errlen)
 {
-    bridge_t *b = ctx;
-    if (strcmp(row->long_name, "sources") == 0)
-        return tb_bridge_sources_add(b->sources, value, errbuf, errlen);
-    if (strcmp(row->long_name, "filter") == 0)
-        return tb_bridge_rules_add_filter(b->rules, value, errbuf, errlen);
-    return tb_bridge_rules_add_projections(b->rules, value, errbuf, errlen);
+    for (char **v = c->sources; v && *v; v++)
+        if (tb_bridge_sources_add(b->sources, *v, errbuf, errlen) != 0)
+            return -1;
+    for (char **v = c->filter; v && *v; v++)
+        if (tb_bridge_rules_add_filter(b->rules, *v, errbuf, errlen) != 0)
+            return -1;
+    for (char **v = c->projections; v && *v; v++)
+        if (tb_bridge_rules_add_projections(b->rules, *v, errbuf, errlen) != 0)
+            return -1;
+    return 0;
 }
 
 static void
@@ -303,6 +305,7 @@ run(bridge_t *b, int wake_read_fd)
             counters_requested = 0;
             log_counters(b, "");
         }
+        tb_log_flush_suppressed(b->log, tb_time_mono_ms());
         if (ready <= 0 || stop_requested)
             continue;
         for (size_t i = 0; i < nsrc; i++) {
@@ -386,7 +389,6 @@ main(int argc, char **argv)
     int status = EXIT_USAGE;
     bridge_t b;
     memset(&b, 0, sizeof b);
-    tb_bridge_args_t *split = NULL;
     void *zctx = zmq_ctx_new();
     int pipe_fds[2] = { -1, -1 };
     b.rules = tb_bridge_rules_new();
@@ -402,15 +404,11 @@ main(int argc, char **argv)
         status = EXIT_RUNTIME;
         goto done;
     }
-    int rest_argc;
-    char **rest_argv;
-    split = tb_bridge_args_split(options, N_OPTIONS, repeatable, argc, argv, on_repeatable,
-                                 &b, &rest_argc, &rest_argv, err, sizeof err);
     bool wants_help = false, wants_version = false;
     int rest = 0;
-    if (!split
-        || tb_opts_parse_argv(options, N_OPTIONS, &config, rest_argc, rest_argv,
-                              &wants_help, &wants_version, &rest, err, sizeof err) != 0) {
+    if (tb_opts_parse_argv(options, N_OPTIONS, &config, argc, argv, &wants_help,
+                           &wants_version, &rest, err, sizeof err) != 0
+        || apply_lists(&config, &b, err, sizeof err) != 0) {
         fprintf(stderr, PROGRAM ": error: %s\n", err);
         goto done;
     }
@@ -424,9 +422,9 @@ main(int argc, char **argv)
         status = 0;
         goto done;
     }
-    if (rest < rest_argc) {
+    if (rest < argc) {
         fprintf(stderr, PROGRAM ": error: unexpected argument '%s' (see --help)\n",
-                rest_argv[rest]);
+                argv[rest]);
         goto done;
     }
     if ((config.nskey && tb_bridge_rules_set_nskey(b.rules, config.nskey, err, sizeof err) != 0)
@@ -466,12 +464,12 @@ main(int argc, char **argv)
         if (linger_ms > 0 && tb_adaptor_flush(b.adaptor, linger_ms) == TB_ERR_TIMEOUT)
             tb_log(b.log, TB_LOG_WARN, "exiting with updates still queued (broker unreachable?)");
     }
+    tb_log_flush_suppressed(b.log, UINT64_MAX);
     log_counters(&b, " at exit");
 done:
     tb_adaptor_destroy(&b.adaptor);
     tb_bridge_sources_destroy(&b.sources);
     tb_bridge_rules_destroy(&b.rules);
-    tb_bridge_args_destroy(&split);
     tb_opts_free(options, N_OPTIONS, &config);
     if (zctx)
         zmq_ctx_term(zctx);

@@ -187,6 +187,21 @@ unsigned tb_v2srv_tick(tb_v2srv_t *self, uint64_t now_ms);
 int tb_v2srv_publish_update(tb_v2srv_t *self, const tb_v2_thing_t *t,
                             const uint64_t *prev, size_t nprev);
 
+/* The same as tb_v2srv_publish_update, from the update's v1 PUB bytes
+ * (v1[0..v1_len): the normalized v1 thing_update with "seq" as its last
+ * key, exactly as sent on the v1 PUB), so the broker's hot path encodes
+ * each update once.  Returns 0, or a negative enum tb_error. */
+int tb_v2srv_publish_encoded(tb_v2srv_t *self, const char *ns, size_t ns_len,
+                             const char *v1, size_t v1_len,
+                             const uint64_t *prev, size_t nprev);
+
+/* true when someone may be subscribed to the filtered PUB (any topic the
+ * XPUB reported and not yet withdrawn; true too when a topic could not be
+ * tracked).  A broker may skip encoding updates while it is false (it
+ * must still keep the subtree seqs): a subscription is read, and welcomed,
+ * before anything published after it. */
+bool tb_v2srv_has_subscribers(const tb_v2srv_t *self);
+
 /* Publish that Thing ns was purged (its data removed, and the Thing too
  * when it has no children) with sequence number seq; prev as above. */
 int tb_v2srv_publish_purge(tb_v2srv_t *self, const char *ns, size_t ns_len,

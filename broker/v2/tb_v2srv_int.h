@@ -53,6 +53,11 @@ struct tb_v2srv_t {
     unsigned           rr;          /* round-robin start */
     v2_prefix_t       *prefixes;
     unsigned           nprefixes;
+    v2_prefix_t       *others;      /* subscribed topics that are not prefixes
+                                       (no heartbeat, but someone listens) */
+    unsigned           nothers, others_cap;
+    bool               topics_unknown; /* a topic could not be tracked: assume
+                                          someone always listens */
     uint64_t           next_heartbeat_ms;
     tb_buf_t           out;         /* scratch for replies and publishes */
     tb_buf_t           topic;

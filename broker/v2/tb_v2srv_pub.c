@@ -42,11 +42,63 @@ prefix_find(const tb_v2srv_t *self, const char *t, size_t len)
 void
 v2_prefixes_free(tb_v2srv_t *self)
 {
+    for (unsigned i = 0; i < self->nothers; i++)
+        free(self->others[i].topic);
+    free(self->others);
+    self->others = NULL;
+    self->nothers = self->others_cap = 0;
     if (!self->prefixes)
         return;
     for (unsigned i = 0; i < self->nprefixes; i++)
         free(self->prefixes[i].topic);
     self->nprefixes = 0;
+}
+
+/* Topics that are not prefixes ("spa", a stray byte string): they get no
+ * heartbeat, but their subscribers must still receive what matches, so
+ * they count for tb_v2srv_has_subscribers.  The XPUB reports a topic's
+ * unsubscribe only when its last subscriber leaves, so a set is exact. */
+static void
+other_topic(tb_v2srv_t *self, const char *t, size_t len, bool subscribe)
+{
+    for (unsigned i = 0; i < self->nothers; i++) {
+        if (self->others[i].len == len && memcmp(self->others[i].topic, t, len) == 0) {
+            if (!subscribe) {
+                free(self->others[i].topic);
+                self->others[i] = self->others[--self->nothers];
+            }
+            return;
+        }
+    }
+    if (!subscribe)
+        return;
+    if (self->nothers == self->others_cap) {
+        unsigned ncap = self->others_cap ? self->others_cap * 2 : 8;
+        v2_prefix_t *n = ncap <= self->cfg.max_prefixes
+                             ? realloc(self->others, ncap * sizeof *n) : NULL;
+        if (!n) {
+            self->topics_unknown = true;
+            return;
+        }
+        self->others = n;
+        self->others_cap = ncap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        self->topics_unknown = true;
+        return;
+    }
+    memcpy(copy, t, len);
+    copy[len] = 0;
+    self->others[self->nothers].topic = copy;
+    self->others[self->nothers].len = len;
+    self->nothers++;
+}
+
+bool
+tb_v2srv_has_subscribers(const tb_v2srv_t *self)
+{
+    return self && self->xpub && (self->nprefixes || self->nothers || self->topics_unknown);
 }
 
 static int
@@ -114,16 +166,22 @@ tb_v2srv_handle_subscriptions(tb_v2srv_t *self, uint64_t now_ms)
                             at = 0;
                         }
                     }
-                    if (at < 0)
+                    if (at < 0) {
                         self->stats.prefixes_refused++;
+                        self->topics_unknown = true;
+                    }
                     /* the welcome: proves the subscription is live */
                     v2_heartbeat_send(self, t, tlen);
+                } else {
+                    other_topic(self, t, tlen, true);
                 }
             } else {
                 self->stats.unsubscribes++;
                 if (at >= 0) {
                     free(self->prefixes[at].topic);
                     self->prefixes[at] = self->prefixes[--self->nprefixes];
+                } else {
+                    other_topic(self, t, tlen, false);
                 }
             }
         }
@@ -187,6 +245,20 @@ tb_v2srv_publish_update(tb_v2srv_t *self, const tb_v2_thing_t *t, const uint64_t
     tb_encode_update(&self->out, t->ns, t->ns_len, t->data, t->data_len, t->ts_json,
                      t->ts_json_len, t->doc_url, t->doc_url_len, (int64_t)t->seq);
     return publish(self, t->ns, t->ns_len, prev, nprev);
+}
+
+int
+tb_v2srv_publish_encoded(tb_v2srv_t *self, const char *ns, size_t ns_len, const char *v1,
+                         size_t v1_len, const uint64_t *prev, size_t nprev)
+{
+    if (!self || (!ns && ns_len) || !v1 || v1_len < 2 || v1[v1_len - 1] != '}' ||
+        (nprev && !prev) || nprev != tb_v2_ns_depth(ns, ns_len) + 1)
+        return TB_ERR_INVALID_ARG;
+    if (!self->xpub)
+        return TB_OK;
+    tb_buf_reset(&self->out);
+    tb_buf_append(&self->out, v1, v1_len);
+    return publish(self, ns, ns_len, prev, nprev);
 }
 
 int

@@ -318,6 +318,22 @@ maybe_reconnect(tb_v2cli_t *self)
         tb_v2sync_start(self->sync, tb_time_mono_ms());
 }
 
+/* Runs the sync machine's timers, then reconnects when it asked to or when
+ * the SUB socket is gone.  Returns the ms until its next timer; *open says
+ * whether the SUB socket is there afterwards. */
+static unsigned
+tick(tb_v2cli_t *self, bool *open)
+{
+    unsigned next = tb_v2sync_tick(self->sync, tb_time_mono_ms());
+    maybe_reconnect(self);
+    if (!self->sub) {
+        self->reconnect = true;
+        maybe_reconnect(self);
+    }
+    *open = self->sub != NULL;
+    return next;
+}
+
 unsigned
 tb_v2cli_process(tb_v2cli_t *self, bool sub_ready, bool dealer_ready)
 {
@@ -327,15 +343,9 @@ tb_v2cli_process(tb_v2cli_t *self, bool sub_ready, bool dealer_ready)
         drain_dealer(self);
     if (sub_ready && self->sub)
         drain_sub(self);
-    unsigned next = tb_v2sync_tick(self->sync, tb_time_mono_ms());
-    maybe_reconnect(self);
-    if (!self->sub) {
-        self->reconnect = true;
-        maybe_reconnect(self);
-        if (!self->sub)
-            return 100;    /* could not reopen: try again soon */
-    }
-    return next;
+    bool open;
+    unsigned next = tick(self, &open);
+    return open ? next : 100;    /* could not reopen: try again soon */
 }
 
 int
@@ -343,14 +353,10 @@ tb_v2cli_run_once(tb_v2cli_t *self, int timeout_ms)
 {
     if (!self)
         return TB_ERR_INVALID_ARG;
-    unsigned next = tb_v2sync_tick(self->sync, tb_time_mono_ms());
-    maybe_reconnect(self);
-    if (!self->sub) {
-        self->reconnect = true;
-        maybe_reconnect(self);
-        if (!self->sub)
-            return TB_ERR_NET;
-    }
+    bool open;
+    unsigned next = tick(self, &open);
+    if (!open)
+        return TB_ERR_NET;
     if (timeout_ms < 0 || (unsigned)timeout_ms > next)
         timeout_ms = (int)next;
     zmq_pollitem_t items[2] = {

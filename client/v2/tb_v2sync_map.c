@@ -8,19 +8,9 @@
  * tombstones, so a long-lived client with churn does not degrade).
  */
 #include "tb_v2sync_int.h"
+#include "tb_hash.h"
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t
-hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h ? h : 1;
-}
 
 static bool
 same(const v2_map_entry_t *e, uint64_t h, const char *ns, size_t len)
@@ -33,7 +23,7 @@ v2_map_find(v2_map_t *m, const char *ns, size_t len)
 {
     if (m->cap == 0)
         return NULL;
-    uint64_t h = hash_bytes(ns, len);
+    uint64_t h = tb_hash_fnv1a64(ns, len);
     for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         v2_map_entry_t *e = &m->slots[i];
         if (!e->ns)
@@ -78,7 +68,7 @@ v2_map_put(v2_map_t *m, const char *ns, size_t len, bool *created)
         return NULL;
     memcpy(copy, ns, len);
     copy[len] = 0;
-    uint64_t h = hash_bytes(ns, len);
+    uint64_t h = tb_hash_fnv1a64(ns, len);
     size_t i = h & (m->cap - 1);
     while (m->slots[i].ns)
         i = (i + 1) & (m->cap - 1);

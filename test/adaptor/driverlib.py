@@ -11,11 +11,27 @@ import select
 import subprocess
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import tbtest  # noqa: E402
+import zmq  # noqa: E402
 
 DOC = "http://example.com/Shopbot_Thingsbus_Documentation"
+
+
+class ZmqCase(unittest.TestCase):
+    """A test case with a ZeroMQ context; sockets appended to self.socks
+    are closed (without lingering) before the context ends."""
+
+    def setUp(self):
+        self.ctx = zmq.Context()
+        self.socks = []
+
+    def tearDown(self):
+        for s in self.socks:
+            s.close(linger=0)
+        self.ctx.term()
 
 
 class DriverError(Exception):

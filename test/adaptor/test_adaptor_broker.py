@@ -41,16 +41,7 @@ def accepted_pull(stderr):
 
 
 @unittest.skipUnless(have_broker(), "thingsbusd is not built in this build directory")
-class BrokerAdaptorTest(unittest.TestCase):
-    def setUp(self):
-        self.ctx = zmq.Context()
-        self.socks = []
-
-    def tearDown(self):
-        for s in self.socks:
-            s.close(linger=0)
-        self.ctx.term()
-
+class BrokerAdaptorTest(driverlib.ZmqCase):
     def sub(self, base):
         s = self.ctx.socket(zmq.SUB)
         s.setsockopt(zmq.LINGER, 0)

@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import driverlib  # noqa: E402
@@ -19,16 +18,7 @@ import tbtest  # noqa: E402
 import zmq  # noqa: E402
 
 
-class ZmqAdaptorTest(unittest.TestCase):
-    def setUp(self):
-        self.ctx = zmq.Context()
-        self.socks = []
-
-    def tearDown(self):
-        for s in self.socks:
-            s.close(linger=0)
-        self.ctx.term()
-
+class ZmqAdaptorTest(driverlib.ZmqCase):
     def bind(self, kind, port=None):
         s = self.ctx.socket(kind)
         s.setsockopt(zmq.LINGER, 0)

@@ -32,16 +32,13 @@ def input_port():
 
 
 @unittest.skipUnless(os.path.exists(dnsserver.DNSMASQ), "dnsmasq is not installed")
-class ZoneAdaptorTest(unittest.TestCase):
+class ZoneAdaptorTest(driverlib.ZmqCase):
     def setUp(self):
-        self.ctx = zmq.Context()
-        self.socks = []
+        super().setUp()
         self.dns = None
 
     def tearDown(self):
-        for s in self.socks:
-            s.close(linger=0)
-        self.ctx.term()
+        super().tearDown()
         if self.dns:
             self.dns.stop()
 

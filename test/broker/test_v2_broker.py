@@ -204,6 +204,30 @@ class V2Broker(unittest.TestCase):
         self.assertEqual(hb["interval"], 200)
         self.assertRegex(hb["epoch"], "^[0-9a-f]{16}$")
 
+    def test_non_prefix_topic_still_receives(self):
+        """A subscription that is not a namespace prefix ("spa") gets no
+        heartbeat but still receives what matches, even with no other
+        subscriber (the broker must not skip publishing)."""
+        b = self.broker()
+        push = self.pusher(b)
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"spa")
+        sub.connect("tcp://127.0.0.1:%d" % (b.base + 3))
+        got = None
+        deadline = time.monotonic() + 20 * SLOW
+        n = 0
+        while got is None and time.monotonic() < deadline:
+            n += 1
+            push.send(upd("spacemon.x", n))
+            if sub.poll(100):
+                got = sub.recv_multipart()
+        sub.close(0)
+        self.assertIsNotNone(got)
+        self.assertEqual(got[0], b"spacemon.x.")
+        msg = json.loads(got[1])
+        self.assertEqual((msg["type"], msg["ns"], len(msg["prev"])), ("thing_update", "spacemon.x", 3))
+
     def test_tiny_hwm_loss_is_detected_and_resync_repairs(self):
         b = self.broker(["--v2-pub-hwm", "5"])
         push = self.pusher(b)
@@ -467,6 +491,31 @@ class V2Broker(unittest.TestCase):
         code, err = stats_text(b)
         self.assertEqual(code, 0)
         self.assertIn("stats: v2 enabled=0", err)
+
+    def test_purge_without_v2_forgets(self):
+        b = self.broker(["--no-v2", "--purge-age", str(1 * SLOW), "--snapshot-interval",
+                         "0.2"])
+        push = self.pusher(b)
+        push.send(upd("gone.a", 1))
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(b.pub_url)
+        seen = False
+        deadline = time.monotonic() + 20 * SLOW
+        empty_after_seen = False
+        while time.monotonic() < deadline and not empty_after_seen:
+            if sub.poll(200):
+                msg = json.loads(sub.recv())
+                if msg["type"] == "thing_snapshot":
+                    if "gone.a" in msg["data"]:
+                        seen = True
+                    elif seen:
+                        empty_after_seen = True
+        sub.close(0)
+        self.assertTrue(seen and empty_after_seen)
+        code, err = stats_text(b)
+        self.assertEqual(code, 0)
+        self.assertIn("stats: v2 enabled=0 purged=1", err)
 
     def test_bind_failure_names_the_v2_endpoint(self):
         for offset, what in ((2, "snapshot service"), (3, "filtered PUB")):

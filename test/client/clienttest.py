@@ -13,21 +13,8 @@ import sys
 import threading
 import time
 
-_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib")
-sys.path.insert(0, _LIB)
-try:
-    import tbtest  # noqa: E402
-except AttributeError:
-    # test/lib/tbtest.py as first landed evaluates `signal.SIGTERM` inside
-    # class Process after defining a method named `signal`; until that is
-    # fixed there, load it with the default spelled as a number.
-    import types
-    with open(os.path.join(_LIB, "tbtest.py")) as f:
-        _src = f.read().replace("sig=signal.SIGTERM", "sig=15")
-    tbtest = types.ModuleType("tbtest")
-    tbtest.__file__ = os.path.join(_LIB, "tbtest.py")
-    sys.modules["tbtest"] = tbtest
-    exec(compile(_src, tbtest.__file__, "exec"), tbtest.__dict__)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tbtest  # noqa: E402
 import zmq  # noqa: E402
 
 PROBE = os.path.join(tbtest.BUILD, "test", "tb-client-probe")

@@ -115,6 +115,25 @@ class Following(unittest.TestCase):
         self.assertIsNone(objs[1]["documentation_url"])
         self.assertTrue(lines[0].startswith('{"ns":"a.b","ts":'), lines[0])
 
+    def test_verbose_skips_are_rate_limited_and_all_counted(self):
+        """-v logs skipped messages through the rate limiter; the lines it
+        held back are reported, at the latest at exit, so written plus
+        suppressed is every skipped message."""
+        n = 60
+        proc, out = self.start(["-v"])
+        for i in range(n):
+            self.broker.send(b"garbage %d" % i)
+        self.broker.send(ct.v1_update("zend", 0, 1.0))
+        out.wait_for(lambda l: "<zend>" in l)
+        code, _, err = proc.stop()
+        self.assertEqual(code, 0, err)
+        err = err.decode()
+        lines = re.findall(r"skipped a message from the broker \(bad_json\)", err)
+        held = [int(k) for k in re.findall(r"\((\d+) similar messages suppressed\)", err)]
+        self.assertGreater(len(lines), 0, err)
+        self.assertLess(len(lines), n, err)
+        self.assertEqual(len(lines) + sum(held), n, err[-2000:])
+
     def test_count(self):
         proc, out = self.start(["--count", "3"])   # the sync marker counts as one
         for i in range(5):

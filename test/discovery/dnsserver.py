@@ -24,34 +24,8 @@ import sys
 import tempfile
 import time
 
-_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib")
-sys.path.insert(0, _LIB)
-
-
-def _load_tbtest():
-    """Import test/lib/tbtest.py.  Its Process class defines a method named
-    `signal` before `stop(self, sig=signal.SIGTERM)`, so the default is
-    looked up on the method and the import fails (reported to the lead);
-    until that is fixed, load it with that one default spelled as a number.
-    Once fixed, the plain import is used."""
-    try:
-        import tbtest as mod
-        return mod
-    except AttributeError:
-        import importlib.util
-        import signal as _signal
-        path = os.path.join(_LIB, "tbtest.py")
-        with open(path) as f:
-            src = f.read().replace("sig=signal.SIGTERM", "sig=%d" % int(_signal.SIGTERM))
-        spec = importlib.util.spec_from_loader("tbtest", loader=None, origin=path)
-        mod = importlib.util.module_from_spec(spec)
-        mod.__file__ = path
-        sys.modules["tbtest"] = mod
-        exec(compile(src, path, "exec"), mod.__dict__)
-        return mod
-
-
-tbtest = _load_tbtest()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tbtest  # noqa: E402
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 

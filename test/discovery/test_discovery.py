@@ -61,10 +61,7 @@ class Discovery(unittest.TestCase):
         cls.live.bind(("127.0.0.1", 0))
         cls.live.listen(8)
         cls.live_port = cls.live.getsockname()[1]
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        cls.dead_port = s.getsockname()[1]
-        s.close()
+        cls.dead_port = tbtest.free_port()
         srv = [
             (SRV + "example.test", "b1.test", 7954, 10, 60),
             (SRV + "example.test", "b2.test", 7964, 10, 30),

@@ -372,6 +372,43 @@ test_tskey(void **state)
     tb_bridge_rules_destroy(&r);
 }
 
+/* The entries of a comma-separated value, joined with '|' and each in [];
+ * the split -s and --projections share. */
+static void
+check_list(const char *list, const char *want)
+{
+    char got[256] = "";
+    const char *cursor = list, *item;
+    size_t len;
+    int guard = 0;
+    while (tb_bridge_list_next(&cursor, &item, &len)) {
+        assert_true(++guard < 20);
+        size_t used = strlen(got);
+        snprintf(got + used, sizeof got - used, "%s[%.*s]", used ? "|" : "", (int)len, item);
+    }
+    assert_null(cursor);
+    assert_string_equal(got, want);
+}
+
+static void
+test_comma_lists(void **state)
+{
+    (void)state;
+    check_list("a", "[a]");
+    check_list("a,b.c", "[a]|[b.c]");
+    check_list(" a ,\tb\t, c d ", "[a]|[b]|[c d]");
+    check_list("", "[]");
+    check_list("a,,b", "[a]|[]|[b]");
+    check_list("a,", "[a]|[]");
+    check_list(",", "[]|[]");
+    check_list("  ", "[]");
+    const char *done = NULL, *item = "untouched";
+    size_t len = 7;
+    assert_false(tb_bridge_list_next(&done, &item, &len));
+    assert_string_equal(item, "untouched");
+    assert_int_equal(len, 7);
+}
+
 static void
 test_projections_flat(void **state)
 {
@@ -536,6 +573,7 @@ main(void)
         cmocka_unit_test(test_not_object),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_no_rules_forwards_whole_message),
+        cmocka_unit_test(test_comma_lists),
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_filter_nested_and_several),
         cmocka_unit_test(test_nskey),

@@ -8,14 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store_model.h"
+#include "tb_hash.h"
 
-static uint64_t hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
 
 static char *dup(const char *s, size_t n)
 {
@@ -54,7 +48,7 @@ static void grow(model_t *m)
     if (!s)
         abort();
     for (size_t i = 0; i < m->n; i++) {
-        size_t j = hash(m->v[i].ns, m->v[i].ns_len) & (ncap - 1);
+        size_t j = tb_hash_fnv1a64(m->v[i].ns, m->v[i].ns_len) & (ncap - 1);
         while (s[j])
             j = (j + 1) & (ncap - 1);
         s[j] = (uint32_t)i + 1;
@@ -68,7 +62,7 @@ model_thing_t *model_find(model_t *m, const char *ns, size_t ns_len)
 {
     if (!m->mask)
         return NULL;
-    size_t j = hash(ns, ns_len) & m->mask;
+    size_t j = tb_hash_fnv1a64(ns, ns_len) & m->mask;
     while (m->slots[j]) {
         model_thing_t *t = &m->v[m->slots[j] - 1];
         if (t->ns_len == ns_len && memcmp(t->ns, ns, ns_len) == 0)
@@ -94,7 +88,7 @@ void model_put(model_t *m, const tb_store_record_t *rec)
         memset(t, 0, sizeof *t);
         t->ns = dup(rec->ns, rec->ns_len);
         t->ns_len = rec->ns_len;
-        size_t j = hash(rec->ns, rec->ns_len) & m->mask;
+        size_t j = tb_hash_fnv1a64(rec->ns, rec->ns_len) & m->mask;
         while (m->slots[j])
             j = (j + 1) & m->mask;
         m->slots[j] = (uint32_t)++m->n;

@@ -81,6 +81,27 @@ static void make_rec(recbuf_t *b, unsigned i, uint64_t v, uint64_t seq)
     b->rec.seq = seq;
 }
 
+/* Defaults for path, with the model as the live state compaction rewrites
+ * from; callers set what their case is about, then call tb_store_new. */
+static void live_config(tb_store_config_t *cfg, const char *path, model_t *live)
+{
+    tb_store_config_defaults(cfg);
+    cfg->path = path;
+    cfg->live_next = model_next;
+    cfg->live_ctx = live;
+}
+
+/* Makes write(2) fail with EFBIG past bytes (SIGXFSZ ignored); *old is
+ * what to restore with setrlimit(RLIMIT_FSIZE, old). */
+static void limit_file_size(rlim_t bytes, struct rlimit *old)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
+    struct rlimit lim = *old;
+    lim.rlim_cur = bytes;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
 static tb_store_t *open_store(const char *path, model_t *into, tb_store_report_t *rep,
                               model_t *live, unsigned window)
 {
@@ -533,13 +554,10 @@ static void test_compaction_bounds_file(void **state)
     model_t live;
     model_init(&live);
     tb_store_config_t cfg;
-    tb_store_config_defaults(&cfg);
-    cfg.path = path;
+    live_config(&cfg, path, &live);
     cfg.compact_min_bytes = 64 * 1024;
     cfg.group_bytes = 16 * 1024;
     cfg.compact_slice = 7;
-    cfg.live_next = model_next;
-    cfg.live_ctx = &live;
     tb_store_t *s = tb_store_new(&cfg, model_load, &live, NULL);
     assert_non_null(s);
     recbuf_t b;
@@ -587,12 +605,9 @@ static void test_updates_during_compaction(void **state)
     model_t live;
     model_init(&live);
     tb_store_config_t cfg;
-    tb_store_config_defaults(&cfg);
-    cfg.path = path;
+    live_config(&cfg, path, &live);
     cfg.compact_slice = 3;           /* many slices, many updates in between */
     cfg.group_bytes = 4096;
-    cfg.live_next = model_next;
-    cfg.live_ctx = &live;
     tb_store_t *s = tb_store_new(&cfg, model_load, &live, NULL);
     recbuf_t b;
     uint64_t seq = 0;
@@ -653,12 +668,9 @@ static void test_write_error_then_recovery(void **state)
     model_t live;
     model_init(&live);
     tb_store_config_t cfg;
-    tb_store_config_defaults(&cfg);
-    cfg.path = path;
+    live_config(&cfg, path, &live);
     cfg.commit_window_ms = 20;
     cfg.retry_ms = 30;
-    cfg.live_next = model_next;
-    cfg.live_ctx = &live;
     tb_store_t *s = tb_store_new(&cfg, model_load, &live, NULL);
     assert_non_null(s);
     recbuf_t b;
@@ -668,12 +680,8 @@ static void test_write_error_then_recovery(void **state)
         tb_store_put(s, &b.rec);
         model_put(&live, &b.rec);
     }
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit old, lim;
-    getrlimit(RLIMIT_FSIZE, &old);
-    lim = old;
-    lim.rlim_cur = 4096;   /* smaller than the live state: rewrites fail too */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct rlimit old;
+    limit_file_size(4096, &old);   /* smaller than the live state: rewrites fail too */
     tb_store_stats_t st;
     int turns;
     for (turns = 0; turns < 2000; turns++) {
@@ -720,21 +728,14 @@ static void test_error_repaired_at_close(void **state)
     model_t live;
     model_init(&live);
     tb_store_config_t cfg;
-    tb_store_config_defaults(&cfg);
-    cfg.path = path;
+    live_config(&cfg, path, &live);
     cfg.commit_window_ms = 10;
     cfg.retry_ms = 600000;   /* no retry before close */
-    cfg.live_next = model_next;
-    cfg.live_ctx = &live;
     tb_store_t *s = tb_store_new(&cfg, model_load, &live, NULL);
     recbuf_t b;
     uint64_t seq = 0;
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit old, lim;
-    getrlimit(RLIMIT_FSIZE, &old);
-    lim = old;
-    lim.rlim_cur = 2048;
-    setrlimit(RLIMIT_FSIZE, &lim);
+    struct rlimit old;
+    limit_file_size(2048, &old);
     tb_store_stats_t st;
     for (int turn = 0; turn < 3000; turn++) {
         make_rec(&b, 1 + turn % 40, (uint64_t)turn, ++seq);

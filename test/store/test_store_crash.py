@@ -20,22 +20,8 @@ import threading
 import time
 import unittest
 
-LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib")
-sys.path.insert(0, LIB)
-try:
-    import tbtest  # noqa: E402
-except AttributeError:
-    # test/lib/tbtest.py names a method Process.signal and then uses
-    # signal.SIGTERM as a default in the same class body (reported); until it
-    # is fixed, load it with that one default spelled as a number.
-    import types
-    _path = os.path.join(LIB, "tbtest.py")
-    with open(_path) as _f:
-        _src = _f.read().replace("sig=signal.SIGTERM", "sig=%d" % signal.SIGTERM)
-    tbtest = types.ModuleType("tbtest")
-    tbtest.__file__ = _path
-    sys.modules["tbtest"] = tbtest
-    exec(compile(_src, _path, "exec"), tbtest.__dict__)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tbtest  # noqa: E402
 
 SANITIZED = bool(os.environ.get("TB_SANITIZED"))
 
