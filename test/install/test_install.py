@@ -56,8 +56,11 @@ class InstallTest(unittest.TestCase):
     def setUpClass(cls):
         cls.dest = tempfile.mkdtemp(prefix="tb-install-")
         build = os.path.relpath(tbtest.BUILD, tbtest.TOP)
+        # The same flags the build under test was made with, so make finds
+        # everything up to date instead of relinking with other flags.
+        flags = ["SAN=1", "OPT=-O1"] if os.environ.get("TB_SANITIZED") else []
         r = subprocess.run(["make", "--no-print-directory", "-C", tbtest.TOP, "B=" + build,
-                            "install", "DESTDIR=" + cls.dest, "PREFIX=/usr"],
+                            "install", "DESTDIR=" + cls.dest, "PREFIX=/usr"] + flags,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
         cls.install_output = r.stdout.decode(errors="replace")
         cls.install_rc = r.returncode
