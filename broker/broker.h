@@ -118,7 +118,7 @@ long persist_tick(broker_t *b, uint64_t now_ms);
 void persist_close(broker_t *b);
 void persist_stats_log(broker_t *b);
 
-/* v2_service.c: protocol v2 (proto/PROTOCOL-v2.md) inside the broker.
+/* v2_service.c: protocol v2 (proto/PROTOCOL.md, part 2) inside the broker.
  * v2_open: bind the snapshot service and the filtered PUB (after the state
  *   was restored, so numbering continues); 0, or -1 logged (bind failure
  *   names the endpoint).  Does nothing with --no-v2.

@@ -39,7 +39,7 @@ typedef struct {
     double    compact_ratio;
     size_t    compact_min;
     long long state_retry_ms;
-    /* protocol v2 (proto/PROTOCOL-v2.md) */
+    /* protocol v2 (proto/PROTOCOL.md, part 2) */
     bool      no_v2;
     char     *snapshot_endpoint;  /* "" = tcp://ADDR:P+2 */
     char     *v2_pub_endpoint;    /* "" = tcp://ADDR:P+3 */

@@ -11,7 +11,7 @@
  * current one refuses or stays silent, resolve again when the broker has
  * been unreachable for a while or the records' TTL expires.
  *
- * Protocol v2 (PROTOCOL-v2.md): next to the v1 SUB the actor runs the v2
+ * Protocol v2 (PROTOCOL.md, part 2): next to the v1 SUB the actor runs the v2
  * socket driver (client/v2/tb_v2sync.h) on P+2/P+3 of the same broker.
  * While the protocol is unknown ("probing") v1 messages are applied as
  * before, so nothing changes against a v1 broker; the first v2 message
@@ -44,7 +44,7 @@
  * round is awaited instead (the v2 snapshot service ends this guessing). */
 #define ROUND_SUSPECT_MS 100
 /* v2 probe: once P answered, a broker whose P+2/P+3 said nothing for this
- * long speaks v1 only (PROTOCOL-v2.md 6.6) ... */
+ * long speaks v1 only (PROTOCOL.md 15.6) ... */
 #define V2_PROBE_MS 2000
 /* ... and a connection to P+2 refused after P answered says so at once
  * (a v2 broker binds all its ports together at start-up). */

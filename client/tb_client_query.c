@@ -4,7 +4,7 @@
  * Why this exists: a program that looks a Thing up right after
  * tb_client_new() would otherwise find nothing until the mirror is synced.
  * Against a v2 broker the snapshot service answers "the latest value of
- * one Thing" directly (PROTOCOL-v2.md 4.3), so the first look-ups of a
+ * one Thing" directly (PROTOCOL.md 13.3), so the first look-ups of a
  * Thing the mirror lacks ask it, on the caller's thread, with a private
  * DEALER (ZeroMQ sockets belong to one thread; the actor's are not
  * shared).  The answer is handed to the caller only: the mirror is fed by

@@ -11,7 +11,7 @@
  *     Python client (PROTOCOL-v1.md), delivered either to a callback or to a
  *     queue the program pulls from (with a file descriptor for poll/epoll).
  *
- * It speaks protocol v2 when the broker offers it (PROTOCOL-v2.md: a
+ * It speaks protocol v2 when the broker offers it (PROTOCOL.md, part 2: a
  * consistent snapshot from the snapshot service on port P+2, sequence
  * numbers and heartbeats on the filtered PUB on P+3, so the mirror is
  * exact, loss is detected and repaired, and a dead or restarted broker is

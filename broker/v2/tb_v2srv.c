@@ -10,7 +10,7 @@
  * number of Things per call across all streams, so ingest keeps running.
  * Consistency does not need a frozen directory: every entry carries its
  * Thing's seq, the end marker carries the seq the stream started at, and
- * the client merges by "highest seq wins" (PROTOCOL-v2.md, section 6).
+ * the client merges by "highest seq wins" (PROTOCOL.md, section 15).
  */
 #include "tb_v2srv_int.h"
 #include "tb_error.h"

@@ -2,7 +2,7 @@
  * tb_v2srv.h - the server side of thingsbus protocol version 2
  * (libtbv2srv.a): the snapshot service (ROUTER, base port + 2) and the
  * filtered PUB (XPUB, base port + 3).  The normative wire format is
- * proto/PROTOCOL-v2.md; this header is the engine's API.
+ * proto/PROTOCOL.md, part 2; this header is the engine's API.
  *
  * Why this exists: late joiners must get the whole directory at once and
  * consistently, and every subscriber must be able to prove it lost nothing

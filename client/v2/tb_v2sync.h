@@ -4,7 +4,7 @@
  *
  * Why this exists: a client must hold exactly the broker's state for a
  * subtree, know when it has all of it, and never miss an update silently.
- * The algorithm (PROTOCOL-v2.md, section 6): subscribe first and buffer,
+ * The algorithm (PROTOCOL.md, section 15): subscribe first and buffer,
  * ask for a snapshot, merge by "highest seq wins", apply only buffered
  * messages newer than the snapshot's start, then check every message's
  * chain ("prev") and every heartbeat's "last" against what was seen; a

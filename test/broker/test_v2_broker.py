@@ -1,4 +1,4 @@
-"""thingsbusd serving protocol v2 (proto/PROTOCOL-v2.md), end to end.
+"""thingsbusd serving protocol v2 (proto/PROTOCOL.md, part 2), end to end.
 
 Why this exists: the v2 engine is tested on its own in test/v2/; this
 suite runs the real broker binary on free loopback ports and talks to it

@@ -1,4 +1,4 @@
-"""A protocol v2 client written from proto/PROTOCOL-v2.md, in Python.
+"""A protocol v2 client written from proto/PROTOCOL.md, part 2, in Python.
 
 Why this exists: the broker's v2 tests need a client that is not our C
 code (the wire format is checked against an independent implementation,

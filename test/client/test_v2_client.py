@@ -1,10 +1,12 @@
 """libthingsbus-client and tb-print-events against a protocol v2 server.
 
 Why this exists: the client library speaks protocol v2 when the broker
-offers it (PROTOCOL-v2.md section 6).  thingsbusd does not serve v2 yet, so
-the server here is tb-v2-testhost (the v2 engine over a test directory,
-bound on P+2/P+3 of a free base port P, driven on stdin); the client is
-given the broker URL tcp://127.0.0.1:P, as it would be for thingsbusd.
+offers it (PROTOCOL.md section 15).  The server here is tb-v2-testhost
+(the v2 engine over a test directory, bound on P+2/P+3 of a free base port P, driven on stdin); the client is
+given the broker URL tcp://127.0.0.1:P, as it would be for thingsbusd.  The
+test host can fix timestamps and store an update without publishing it, so
+losses and exact states are deterministic; the same behaviours against the
+real thingsbusd are in test/broker/test_v2_broker.py.
 Checked: a client joining mid-stream ends with exactly the server's state;
 a lost update (the testhost stores it without publishing: "x") is detected,
 counted, flagged on the next event and repaired by a resync; purges;
@@ -302,7 +304,7 @@ class V2BrokerLife(unittest.TestCase):
 
 
 class FakeV2:
-    """A v2 server written from PROTOCOL-v2.md alone (python3-zmq): a
+    """A v2 server written from PROTOCOL.md, part 2 alone (python3-zmq): a
     ROUTER on P+2 that answers GET and never completes a SNAPSHOT, and an
     XPUB on P+3 that sends heartbeats.  A client of it knows it speaks to a
     v2 broker but is never synced: the state in which its look-ups ask GET."""

@@ -2,7 +2,7 @@
 
 Why this exists: the C tests compare the engine's bytes with literals;
 this suite reads them with python3-zmq and Python's json, and implements
-the client algorithm of PROTOCOL-v2.md section 6 from the text alone, so a
+the client algorithm of PROTOCOL.md section 15 from the text alone, so a
 disagreement between the spec and the engine shows up here.  The engine
 runs in tb-v2-testhost (loopback TCP, ephemeral ports) and is fed on stdin.
 """
