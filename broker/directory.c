@@ -8,6 +8,7 @@
  * usually one probe whose slot already carries the hash, one memcpy).
  */
 #include "directory.h"
+#include "tb_hash.h"
 #include "tb_ns.h"
 #include <malloc.h>
 #include <stdlib.h>
@@ -48,17 +49,12 @@ struct tb_directory_t {
     uint32_t       doc_mask;
 };
 
-/* FNV-1a: namespaces are short, so a byte loop is as fast as anything
- * fancier and has no alignment concerns. */
-static uint32_t
+/* FNV-1a (tb_hash.h): namespaces are short, so a byte loop is as fast as
+ * anything fancier and has no alignment concerns. */
+static inline uint32_t
 hash_bytes(const char *p, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 16777619u;
-    }
-    return h;
+    return tb_hash_fnv1a32(p, n);
 }
 
 tb_thing_t *

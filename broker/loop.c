@@ -127,6 +127,7 @@ broker_loop_run(broker_t *b)
         interval_ms = 1;
     uint64_t next_snapshot = tb_time_mono_ms();         /* the first at start-up */
 
+    bool verbose = tb_log_enabled(b->log, TB_LOG_DEBUG);
     long store_timeout = persist_tick(b, tb_time_mono_ms());
     long v2_timeout = v2_work(b, tb_time_mono_ms(), true, true);
     while (!stop_requested) {
@@ -140,6 +141,10 @@ broker_loop_run(broker_t *b)
             timeout = (long)(next_snapshot - now);
         timeout = earliest(timeout, store_timeout);
         timeout = earliest(timeout, v2_timeout);
+        /* under -v, wake at least once a second so a flood of rejections
+         * that stops still reports how many log lines it suppressed */
+        if (verbose)
+            timeout = earliest(timeout, 1000);
         for (int i = 0; i < n; i++)
             items[i].revents = 0;
         int rc = zmq_poll(items, n, timeout);
@@ -166,6 +171,8 @@ broker_loop_run(broker_t *b)
             broker_log_stats(b);
         }
         now = tb_time_mono_ms();
+        if (verbose)
+            tb_log_flush_suppressed(b->log, now);
         if (!snapshot_active(b) && next_snapshot <= now) {
             snapshot_start(b, tb_time_now());
             next_snapshot += interval_ms;
@@ -184,6 +191,7 @@ broker_loop_run(broker_t *b)
                              b->v2 && (items[end_inputs + 1].revents & ZMQ_POLLIN));
     }
     tb_log(b->log, TB_LOG_INFO, "stopping");
+    tb_log_flush_suppressed(b->log, UINT64_MAX);
     persist_close(b);
     broker_log_stats(b);
     return 0;

@@ -23,28 +23,7 @@ LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib")
 sys.path.insert(0, LIB)
 
 
-def import_tbtest():
-    """tbtest.Process has a method named `signal` that shadows the module
-    in the default `stop(self, sig=signal.SIGTERM)`, so a plain import
-    fails (reported to the lead).  Until it is fixed, load the file with
-    that default replaced by the number."""
-    try:
-        import tbtest as mod
-        return mod
-    except AttributeError:
-        import importlib.util
-        path = os.path.join(LIB, "tbtest.py")
-        with open(path) as f:
-            src = f.read().replace("sig=signal.SIGTERM", "sig=%d" % int(signal.SIGTERM))
-        spec = importlib.util.spec_from_loader("tbtest", loader=None, origin=path)
-        mod = importlib.util.module_from_spec(spec)
-        mod.__file__ = path
-        sys.modules["tbtest"] = mod
-        exec(compile(src, path, "exec"), mod.__dict__)
-        return mod
-
-
-tbtest = import_tbtest()
+import tbtest  # noqa: E402
 
 import msgpack  # noqa: E402
 import zmq  # noqa: E402

@@ -30,7 +30,7 @@ import tbtest  # noqa: E402
 import zmq  # noqa: E402
 from v2client import V2Mirror, request  # noqa: E402
 
-SLOW = 3.0 if os.environ.get("TB_SANITIZED") else 1.0
+SLOW = tbtest.SLOW
 HB = ["--heartbeat", "200"]
 
 
@@ -39,14 +39,7 @@ def upd(ns, data):
                       separators=(",", ":")).encode()
 
 
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout * SLOW
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+wait_until = tbtest.wait_until
 
 
 def stats_text(broker):

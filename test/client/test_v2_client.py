@@ -32,7 +32,7 @@ import zmq  # noqa: E402
 HOST = os.path.join(tbtest.BUILD, "bin", "tb-v2-testhost")
 TOOL = os.path.join(tbtest.BUILD, "bin", "tb-print-events")
 TS = "1700000000.500"     # the testhost's fixed timestamp, as printed
-SLOW = 3.0 if os.environ.get("TB_SANITIZED") else 1.0
+SLOW = tbtest.SLOW
 
 
 def free_base():
@@ -67,14 +67,7 @@ class TestHost:
             tbtest._live.remove(self.proc)
 
 
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout * SLOW
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+wait_until = tbtest.wait_until
 
 
 def subtree(probe, ns=""):

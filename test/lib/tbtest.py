@@ -65,6 +65,22 @@ def free_base_port(span=4):
     raise RuntimeError("no free base port found")
 
 
+# Sanitizer builds run several times slower: time limits scale by this.
+SLOW = 3.0 if os.environ.get("TB_SANITIZED") else 1.0
+
+
+def wait_until(pred, timeout, what):
+    """Poll pred() every 50 ms until it returns something true (returned),
+    for at most timeout seconds (scaled by SLOW); else fail naming what."""
+    deadline = time.monotonic() + timeout * SLOW
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
 def wait_tcp(port, host="127.0.0.1", timeout=10.0):
     """Wait until something accepts TCP connections on host:port."""
     deadline = time.monotonic() + timeout

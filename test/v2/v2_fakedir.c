@@ -2,6 +2,7 @@
  * v2_fakedir.c - the test directory (see v2_fakedir.h for why).
  */
 #include "v2_fakedir.h"
+#include "tb_hash.h"
 #include "tb_ns.h"
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +29,10 @@ struct fakedir_t {
     uint64_t  examined;
 };
 
-static uint64_t
-fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 static uint32_t
 find(const fakedir_t *d, const char *ns, size_t len)
 {
-    for (uint32_t i = fnv(ns, len) & (d->nslots - 1);; i = (i + 1) & (d->nslots - 1)) {
+    for (uint32_t i = tb_hash_fnv1a64(ns, len) & (d->nslots - 1);; i = (i + 1) & (d->nslots - 1)) {
         uint32_t x = d->slots[i];
         if (x == NONE)
             return NONE;
@@ -57,7 +49,7 @@ rehash(fakedir_t *d, uint32_t nslots)
     memset(d->slots, 0xff, nslots * sizeof *d->slots);
     d->nslots = nslots;
     for (uint32_t x = 0; x < d->n; x++) {
-        uint32_t i = fnv(d->things[x].ns, d->things[x].ns_len) & (nslots - 1);
+        uint32_t i = tb_hash_fnv1a64(d->things[x].ns, d->things[x].ns_len) & (nslots - 1);
         while (d->slots[i] != NONE)
             i = (i + 1) & (nslots - 1);
         d->slots[i] = x;
@@ -86,7 +78,7 @@ create(fakedir_t *d, const char *ns, size_t len, uint32_t parent)
     if ((uint64_t)d->n * 2 > d->nslots)
         rehash(d, d->nslots * 2);
     else {
-        uint32_t i = fnv(ns, len) & (d->nslots - 1);
+        uint32_t i = tb_hash_fnv1a64(ns, len) & (d->nslots - 1);
         while (d->slots[i] != NONE)
             i = (i + 1) & (d->nslots - 1);
         d->slots[i] = x;
