@@ -32,7 +32,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 LDLIBS_ALL  = $(PKG_LIBS) -lpthread -lm
 
 .DEFAULT_GOAL := all
-.PHONY: all deps run test test-only asan test-asan install uninstall clean bench \
+.PHONY: all deps run test test-only asan test-asan test-valgrind install uninstall clean bench \
         fuzz fuzz-smoke firmware-size man-check
 
 # ---------------------------------------------------------------- helpers
@@ -138,6 +138,12 @@ asan:
 
 test-asan: deps asan
 	@TB_SANITIZED=1 sh test/run-tests.sh build-asan
+
+# The C unit tests under valgrind (memcheck), as a second opinion next to
+# the sanitizer build.
+test-valgrind: deps
+	@$(MAKE) --no-print-directory all tests-built
+	@TB_VALGRIND=1 sh test/run-tests.sh $(B)
 
 clean:
 	rm -rf build build-asan build-fuzz build-firmware

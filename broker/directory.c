@@ -6,6 +6,13 @@
  * at a million Things (a 72-byte record, 16 bytes of hash slot, the name
  * bytes, one allocation for the value) and about the hot path (one hash,
  * usually one probe whose slot already carries the hash, one memcpy).
+ *
+ * The hash table grows without a pause: doubling a table of a million
+ * slots in one go took ~80 ms, a stall of every input.  Instead the new
+ * table starts empty next to the old one, lookups try the new table and
+ * then the old (which stays complete and unchanged, since slots are never
+ * removed), and each insert or lookup copies a few old slots across, so
+ * the old table is gone long before the next doubling is due.
  */
 #include "directory.h"
 #include "tb_hash.h"
@@ -18,6 +25,11 @@
 #define CHUNK_THINGS  (1u << CHUNK_SHIFT)
 #define ARENA_BLOCK   (256u * 1024u)
 #define MAX_THINGS    (UINT32_MAX - 1)
+/* Old slots copied per insert / per lookup while the table grows: at 32
+ * per insert the copy is done after (old size / 32) inserts, far sooner
+ * than the (old size * 3/4) inserts before the next doubling. */
+#define MIGRATE_PER_INSERT 32u
+#define MIGRATE_PER_LOOKUP 4u
 
 typedef struct arena_block {
     struct arena_block *next;
@@ -41,6 +53,9 @@ struct tb_directory_t {
     /* slot = (uint64_t)hash << 32 | (index + 1); 0 = empty */
     uint64_t      *slots;
     size_t         slot_mask;
+    uint64_t      *old_slots;             /* the table being copied into slots, or NULL */
+    size_t         old_mask;
+    size_t         old_cursor;            /* next old slot to copy */
     arena_block_t *arena;
     /* interned documentation URLs */
     doc_entry_t   *docs;
@@ -102,6 +117,36 @@ arena_copy(tb_directory_t *self, const char *s, size_t n)
     return p;
 }
 
+static void
+slot_put(uint64_t *slots, size_t mask, uint64_t v)
+{
+    size_t j = (uint32_t)(v >> 32) & mask;
+    while (slots[j])
+        j = (j + 1) & mask;
+    slots[j] = v;
+}
+
+/* Copy up to `budget` old slots into the new table; free the old table
+ * when all are copied.  A slot already copied may still be found in the
+ * old table: same value, so lookups do not care. */
+static void
+migrate(tb_directory_t *self, size_t budget)
+{
+    if (!self->old_slots)
+        return;
+    size_t end = self->old_cursor + budget;
+    if (end > self->old_mask + 1)
+        end = self->old_mask + 1;
+    for (size_t i = self->old_cursor; i < end; i++)
+        if (self->old_slots[i])
+            slot_put(self->slots, self->slot_mask, self->old_slots[i]);
+    self->old_cursor = end;
+    if (end == self->old_mask + 1) {
+        free(self->old_slots);
+        self->old_slots = NULL;
+    }
+}
+
 static int
 grow_slots(tb_directory_t *self)
 {
@@ -109,29 +154,24 @@ grow_slots(tb_directory_t *self)
     uint64_t *s = calloc(n, sizeof *s);
     if (!s)
         return -1;
-    if (self->slots) {
-        for (size_t i = 0; i <= self->slot_mask; i++) {
-            uint64_t v = self->slots[i];
-            if (!v)
-                continue;
-            size_t j = (uint32_t)(v >> 32) & (n - 1);
-            while (s[j])
-                j = (j + 1) & (n - 1);
-            s[j] = v;
-        }
-        free(self->slots);
-    }
+    /* a copy still under way (cannot happen at MIGRATE_PER_INSERT >= 2)
+     * is finished first: one table being copied at a time */
+    migrate(self, SIZE_MAX);
+    self->old_slots = self->slots;
+    self->old_mask = self->slot_mask;
+    self->old_cursor = 0;
     self->slots = s;
     self->slot_mask = n - 1;
     return 0;
 }
 
 static tb_thing_t *
-lookup(tb_directory_t *self, const char *ns, size_t len, uint32_t h)
+probe(tb_directory_t *self, const uint64_t *slots, size_t mask, const char *ns, size_t len,
+      uint32_t h)
 {
-    size_t i = h & self->slot_mask;
+    size_t i = h & mask;
     for (;;) {
-        uint64_t v = self->slots[i];
+        uint64_t v = slots[i];
         if (!v)
             return NULL;
         if ((uint32_t)(v >> 32) == h) {
@@ -139,8 +179,19 @@ lookup(tb_directory_t *self, const char *ns, size_t len, uint32_t h)
             if (t->ns_len == len && memcmp(t->ns, ns, len) == 0)
                 return t;
         }
-        i = (i + 1) & self->slot_mask;
+        i = (i + 1) & mask;
     }
+}
+
+static tb_thing_t *
+lookup(tb_directory_t *self, const char *ns, size_t len, uint32_t h)
+{
+    tb_thing_t *t = probe(self, self->slots, self->slot_mask, ns, len, h);
+    if (t || !self->old_slots)
+        return t;
+    t = probe(self, self->old_slots, self->old_mask, ns, len, h);
+    migrate(self, MIGRATE_PER_LOOKUP);     /* the table also finishes growing without inserts */
+    return t;
 }
 
 tb_thing_t *
@@ -192,10 +243,8 @@ create(tb_directory_t *self, const char *ns, size_t len, uint32_t h, uint32_t pa
         t->next_sibling = p->first_child;
         p->first_child = index;
     }
-    size_t i = h & self->slot_mask;
-    while (self->slots[i])
-        i = (i + 1) & self->slot_mask;
-    self->slots[i] = (uint64_t)h << 32 | (uint64_t)(index + 1);
+    slot_put(self->slots, self->slot_mask, (uint64_t)h << 32 | (uint64_t)(index + 1));
+    migrate(self, MIGRATE_PER_INSERT);
     return t;
 }
 
@@ -475,6 +524,7 @@ tb_directory_destroy(tb_directory_t **self_p)
         free(self->chunks[c]);
     free(self->chunks);
     free(self->slots);
+    free(self->old_slots);
     while (self->arena) {
         arena_block_t *next = self->arena->next;
         free(self->arena);

@@ -10,6 +10,30 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Bucket upper bounds; the names in the "stats: loop" line follow them. */
+const uint32_t broker_loop_hist_bounds_us[LOOP_HIST_BUCKETS - 1] = {
+    100, 1000, 5000, 10000, 50000
+};
+static const char *const loop_hist_names[LOOP_HIST_BUCKETS] = {
+    "le100us", "le1ms", "le5ms", "le10ms", "le50ms", "gt50ms"
+};
+
+/* Append " <prefix>turns=.. <prefix>busy_us=.. <prefix>max_us=.. <prefix>le100us=.. ...". */
+static size_t
+format_turns(char *line, size_t size, size_t n, const char *prefix,
+             const broker_turn_stats_t *t)
+{
+    if (n < size)
+        n += (size_t)snprintf(line + n, size - n, " %sturns=%llu %sbusy_us=%llu %smax_us=%llu",
+                              prefix, (unsigned long long)t->turns, prefix,
+                              (unsigned long long)t->busy_us, prefix,
+                              (unsigned long long)t->max_us);
+    for (int i = 0; i < LOOP_HIST_BUCKETS && n < size; i++)
+        n += (size_t)snprintf(line + n, size - n, " %s%s=%llu", prefix, loop_hist_names[i],
+                              (unsigned long long)t->hist[i]);
+    return n;
+}
+
 const char *
 broker_input_name(broker_input_t input)
 {
@@ -57,6 +81,10 @@ broker_stats_log(const broker_stats_t *s, tb_log_t *log, size_t things,
     tb_log(log, TB_LOG_INFO, "%s", line);
     tb_log(log, TB_LOG_INFO, "stats: dropped udp_kernel_drops=%llu",
            (unsigned long long)s->udp_kernel_drops);
+    n = (size_t)snprintf(line, sizeof line, "stats: loop");
+    n = format_turns(line, sizeof line, n, "", &s->loop[LOOP_OTHER]);
+    format_turns(line, sizeof line, n, "snapshot_", &s->loop[LOOP_SNAPSHOT]);
+    tb_log(log, TB_LOG_INFO, "%s", line);
     /* "published" stays the last line: readers wait for it */
     tb_log(log, TB_LOG_INFO,
            "stats: published updates=%llu errors=%llu snapshot_rounds=%llu "

@@ -8,6 +8,7 @@
 # died before finishing its plan as a failure, and ends with one line:
 #     N passed, N failed
 # Usage: sh test/run-tests.sh BUILD_DIR [SUITE_NAME_FILTER]
+# Environment: TB_SANITIZED=1 (sanitizer build), TB_VALGRIND=1 (see below).
 B=${1:-build}
 FILTER=${2:-}
 PY=${PYTHON:-/usr/bin/python3}
@@ -20,6 +21,14 @@ if [ -n "${TB_SANITIZED:-}" ]; then
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23:${ASAN_OPTIONS:-}"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=24:${UBSAN_OPTIONS:-}"
     export LSAN_OPTIONS="suppressions=$TOP/test/lsan.supp:print_suppressions=0"
+fi
+
+# TB_VALGRIND=1: the C unit-test binaries under valgrind (memcheck; any
+# error or definite leak fails the suite); the Python suites are skipped.
+VALGRIND=""
+if [ -n "${TB_VALGRIND:-}" ]; then
+    VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite"
+    SUITE_TIMEOUT=$((SUITE_TIMEOUT * 2))
 fi
 
 total_pass=0
@@ -57,9 +66,9 @@ for t in "$B"/test/test_*; do
     [ -x "$t" ] || continue
     n=$(basename "$t")
     case "$n" in *"$FILTER"*) ;; *) continue ;; esac
-    run_suite "$n" "$t"
+    run_suite "$n" $VALGRIND "$t"
 done
-for t in "$TOP"/test/*/test_*.py; do
+for t in $([ -z "$VALGRIND" ] && echo "$TOP"/test/*/test_*.py); do
     [ -f "$t" ] || continue
     n=$(basename "$(dirname "$t")")/$(basename "$t" .py)
     case "$n" in *"$FILTER"*) ;; *) continue ;; esac

@@ -216,6 +216,7 @@ tb_v2srv_destroy(tb_v2srv_t **self_p)
 void *tb_v2srv_router(tb_v2srv_t *self) { return self ? self->router : NULL; }
 void *tb_v2srv_xpub(tb_v2srv_t *self) { return self ? self->xpub : NULL; }
 uint64_t tb_v2srv_epoch(const tb_v2srv_t *self) { return self ? self->cfg.epoch : 0; }
+unsigned tb_v2srv_active_streams(const tb_v2srv_t *self) { return self ? self->nstreams : 0; }
 
 void
 tb_v2srv_stats(const tb_v2srv_t *self, tb_v2srv_stats_t *out)

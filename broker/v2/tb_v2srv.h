@@ -216,4 +216,8 @@ uint64_t tb_v2srv_epoch(const tb_v2srv_t *self);
 /* Copy the counters. */
 void tb_v2srv_stats(const tb_v2srv_t *self, tb_v2srv_stats_t *out);
 
+/* Snapshot/children streams open now (0 for NULL); cheap, for the loop's
+ * per-turn accounting. */
+unsigned tb_v2srv_active_streams(const tb_v2srv_t *self);
+
 #endif

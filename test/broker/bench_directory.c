@@ -42,6 +42,9 @@ main(int argc, char **argv)
     uint64_t t0 = tb_time_mono_us();
     size_t stored = 0;
     char ns[64], data[160], url[80];
+    /* the slowest single insert: a pause the broker's loop would see */
+    uint64_t slowest_us = 0, prev = t0;
+    long slowest_at = 0, over_ms = 0;
     for (long i = 0; i < things; i++) {
         long site = i / per_site;
         int nl = snprintf(ns, sizeof ns, "site%ld.sensor%ld", site, i % per_site);
@@ -57,6 +60,13 @@ main(int argc, char **argv)
             return 1;
         }
         stored += (size_t)nl + (size_t)dl + 17;
+        uint64_t now = tb_time_mono_us();
+        if (now - prev > slowest_us) {
+            slowest_us = now - prev;
+            slowest_at = i;
+        }
+        over_ms += now - prev > 1000;
+        prev = now;
     }
     uint64_t t1 = tb_time_mono_us();
     long after = rss_kib();
@@ -69,6 +79,8 @@ main(int argc, char **argv)
     printf("stored update bytes (ns + data + ts) %.1f per Thing\n", (double)stored / (double)count);
     printf("resident bytes per Thing: %.1f total, %.1f beyond the stored update\n", total, beyond);
     printf("insert rate: %.0f Things/s\n", (double)count / ((double)(t1 - t0) / 1e6));
+    printf("slowest insert: %.2f ms (Thing %ld); inserts over 1 ms: %ld\n",
+           (double)slowest_us / 1000.0, slowest_at, over_ms);
     /* lookup rate over existing names (the steady-state hot path) */
     uint64_t t2 = tb_time_mono_us();
     long hits = 0;

@@ -177,6 +177,46 @@ many_things_survive_growth(void **state)
     tb_directory_destroy(&d);
 }
 
+/* The hash table grows a few slots at a time (old and new tables side by
+ * side): right after every insert, Things from any earlier moment are
+ * still found, get() of an existing name never creates a second Thing,
+ * and unknown names stay unknown. */
+static void
+lookups_while_the_table_grows(void **state)
+{
+    (void)state;
+    tb_directory_t *d = tb_directory_new();
+    enum { N = 40000 };
+    static uint32_t index_of[N];
+    char ns[64];
+    for (int i = 0; i < N; i++) {
+        snprintf(ns, sizeof ns, "g.t%d", i);
+        tb_thing_t *t = tb_directory_get(d, ns, strlen(ns));
+        assert_non_null(t);
+        index_of[i] = t->index;
+        size_t count = tb_directory_count(d);
+        int earlier[3] = { i / 2, i - i / 3, (int)((i * 7919u) % (unsigned)(i + 1)) };
+        for (int k = 0; k < 3; k++) {
+            snprintf(ns, sizeof ns, "g.t%d", earlier[k]);
+            tb_thing_t *e = tb_directory_get(d, ns, strlen(ns));
+            assert_non_null(e);
+            assert_int_equal(e->index, index_of[earlier[k]]);
+            assert_ptr_equal(tb_directory_find(d, ns, strlen(ns)), e);
+        }
+        assert_int_equal(tb_directory_count(d), count);
+        snprintf(ns, sizeof ns, "g.u%d", i);
+        assert_null(tb_directory_find(d, ns, strlen(ns)));
+    }
+    assert_int_equal(tb_directory_count(d), 2 + N);
+    for (int i = 0; i < N; i++) {
+        snprintf(ns, sizeof ns, "g.t%d", i);
+        tb_thing_t *t = tb_directory_find(d, ns, strlen(ns));
+        assert_non_null(t);
+        assert_int_equal(t->index, index_of[i]);
+    }
+    tb_directory_destroy(&d);
+}
+
 /* A purge: the value and the sticky URL go, the Thing keeps its index
  * (dense-index cursors stay valid), and a new value brings it back. */
 static void
@@ -224,6 +264,7 @@ main(void)
         cmocka_unit_test(values_and_sticky_doc_url),
         cmocka_unit_test(doc_urls_interned_and_released),
         cmocka_unit_test(many_things_survive_growth),
+        cmocka_unit_test(lookups_while_the_table_grows),
         cmocka_unit_test(clear_keeps_the_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
