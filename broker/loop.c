@@ -6,18 +6,22 @@
  * state file, v2 heartbeats and purge) is
  * served from this loop on one thread, so no part of the broker needs a
  * lock (the state file's writer thread shares nothing with it but the
- * store's own short mutex).  The loop sleeps in zmq_poll until input arrives or the next timer
- * is due (no fixed sleeps, no polling interval); while a snapshot is being
- * built it does not sleep at all but alternates input batches and
- * snapshot slices.  Signal handlers only write a byte to a self-pipe that
- * is part of the poll set, so a signal is never lost between a flag check
- * and the poll.
+ * store's own short mutex).  The loop sleeps in zmq_poll until input
+ * arrives or the next timer is due (no fixed sleeps, no polling interval);
+ * while a snapshot is being built it alternates input batches and snapshot
+ * slices, and after each slice waits (for input only) as long as the slice
+ * took before the next.  Signal handlers only write a byte to a self-pipe
+ * that is part of the poll set, so a signal is never lost between a flag
+ * check and the poll.
  *
  * The loop also times itself: each turn, from zmq_poll's return to the
  * next zmq_poll call, is time in which no input is read, so its longest
  * turn is the longest pause ingest can see from the broker's side.  Turns
  * are counted apart while a snapshot is under way (the "never pause ingest
- * for more than 10 ms" promise) and otherwise; one clock read per turn.
+ * for more than 10 ms" promise) and otherwise.  The turn's three clock
+ * reads also serve its timers; in snapshot turns only, the thread's CPU
+ * time is read too, which tells a long turn of work from a turn in which
+ * the thread waited for a CPU.
  */
 #include "broker.h"
 #include <errno.h>
@@ -97,6 +101,15 @@ snapshot_work(const broker_t *b)
     return snapshot_active(b) || tb_v2srv_active_streams(b->v2) > 0;
 }
 
+/* This thread's CPU time (a system call, unlike the monotonic clock). */
+static uint64_t
+thread_cpu_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
 /* The poll timeout: the nearest of the timers' deadlines; -1 = none. */
 static long
 earliest(long a, long b)
@@ -144,11 +157,13 @@ broker_loop_run(broker_t *b)
     long store_timeout = persist_tick(b, tb_time_mono_ms());
     long v2_timeout = v2_work(b, tb_time_mono_ms(), true, true);
     uint64_t turn_end_us = tb_time_mono_us();
+    uint64_t snapshot_due_us = 0;
     while (!stop_requested) {
         long timeout;
         uint64_t now = turn_end_us / 1000u;
         if (snapshot_active(b))
-            timeout = 0;
+            timeout = snapshot_due_us <= turn_end_us
+                      ? 0 : (long)((snapshot_due_us - turn_end_us + 999) / 1000);
         else if (next_snapshot <= now)
             timeout = 0;
         else
@@ -164,6 +179,8 @@ broker_loop_run(broker_t *b)
         int rc = zmq_poll(items, n, timeout);
         uint64_t turn_start_us = tb_time_mono_us();
         bool in_snapshot = snapshot_work(b);
+        /* only while snapshot work is pending: a system call per turn */
+        uint64_t turn_cpu_us = in_snapshot ? thread_cpu_us() : 0;
         if (rc < 0 && zmq_errno() != EINTR) {
             tb_log(b->log, TB_LOG_ERROR, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
             break;
@@ -196,16 +213,27 @@ broker_loop_run(broker_t *b)
             if (next_snapshot <= now)                   /* fell behind: no burst of rounds */
                 next_snapshot = now + interval_ms;
         }
-        if (snapshot_active(b))
+        /* A slice, then as long again for everything else: the snapshot
+         * takes at most half of this thread, so the thread stays quick to
+         * wake for input, and ZeroMQ's I/O thread (which must write out
+         * every byte of the snapshot) and the subscribers keep a CPU. */
+        if (snapshot_active(b) && turn_start_us >= snapshot_due_us) {
+            uint64_t slice_start = tb_time_mono_us();
             snapshot_step(b);
+            uint64_t slice_end = tb_time_mono_us();
+            snapshot_due_us = slice_end + (slice_end - slice_start);
+            now = slice_end / 1000u;
+        }
         /* after the input batches: the groups they filled are sealed and
          * handed to the writer here, and a compaction slice runs */
-        store_timeout = persist_tick(b, tb_time_mono_ms());
+        store_timeout = persist_tick(b, now);
         /* after the inputs too: a slice of the snapshot streams and of the
          * purge sweep, bounded, so 200 joiners never hold input back */
-        v2_timeout = v2_work(b, tb_time_mono_ms(),
+        v2_timeout = v2_work(b, now,
                              b->v2 && (items[end_inputs].revents & ZMQ_POLLIN),
                              b->v2 && (items[end_inputs + 1].revents & ZMQ_POLLIN));
+        if (turn_cpu_us)
+            broker_turn_record_cpu(&b->stats, thread_cpu_us() - turn_cpu_us);
         in_snapshot = in_snapshot || snapshot_work(b);
         turn_end_us = tb_time_mono_us();
         broker_turn_record(&b->stats, in_snapshot ? LOOP_SNAPSHOT : LOOP_OTHER,

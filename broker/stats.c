@@ -83,7 +83,10 @@ broker_stats_log(const broker_stats_t *s, tb_log_t *log, size_t things,
            (unsigned long long)s->udp_kernel_drops);
     n = (size_t)snprintf(line, sizeof line, "stats: loop");
     n = format_turns(line, sizeof line, n, "", &s->loop[LOOP_OTHER]);
-    format_turns(line, sizeof line, n, "snapshot_", &s->loop[LOOP_SNAPSHOT]);
+    n = format_turns(line, sizeof line, n, "snapshot_", &s->loop[LOOP_SNAPSHOT]);
+    if (n < sizeof line)
+        snprintf(line + n, sizeof line - n, " snapshot_max_cpu_us=%llu",
+                 (unsigned long long)s->loop[LOOP_SNAPSHOT].max_cpu_us);
     tb_log(log, TB_LOG_INFO, "%s", line);
     /* "published" stays the last line: readers wait for it */
     tb_log(log, TB_LOG_INFO,

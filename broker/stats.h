@@ -38,6 +38,8 @@ typedef struct {
     uint64_t busy_us;            /* sum of the turns' durations */
     uint64_t max_us;
     uint64_t hist[LOOP_HIST_BUCKETS];
+    uint64_t max_cpu_us;         /* the most CPU time this thread used in one turn;
+                                    measured in snapshot turns only (a system call) */
 } broker_turn_stats_t;
 
 /* Which turns: those during which a snapshot (v1 round or v2 stream) was
@@ -77,6 +79,15 @@ broker_turn_record(broker_stats_t *s, int phase, uint64_t us)
     t->busy_us += us;
     if (us > t->max_us)
         t->max_us = us;
+}
+
+/* The CPU time of one snapshot turn: set against its duration, it tells
+ * work in the broker from time the thread waited for a CPU. */
+static inline void
+broker_turn_record_cpu(broker_stats_t *s, uint64_t cpu_us)
+{
+    if (cpu_us > s->loop[LOOP_SNAPSHOT].max_cpu_us)
+        s->loop[LOOP_SNAPSHOT].max_cpu_us = cpu_us;
 }
 
 /* Log every counter at INFO level, as lines starting "stats: ". */

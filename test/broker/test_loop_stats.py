@@ -26,7 +26,8 @@ import zmq  # noqa: E402
 WAIT = 20.0 if os.environ.get("TB_SANITIZED") else 10.0
 BUCKETS = ("le100us", "le1ms", "le5ms", "le10ms", "le50ms", "gt50ms")
 PHASES = ("", "snapshot_")
-FIELDS = [p + k for p in PHASES for k in ("turns", "busy_us", "max_us") + BUCKETS]
+FIELDS = [p + k for p in PHASES for k in ("turns", "busy_us", "max_us") + BUCKETS] + [
+    "snapshot_max_cpu_us"]
 
 
 class Stderr:
