@@ -106,7 +106,16 @@ include $(sort $(wildcard */module.mk) $(wildcard */*/module.mk))
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
+# On a fresh machine this make was started before scripts/deps.sh installed
+# the libraries, so pkg-config gave no flags above and every link would
+# fail: install them first, then build in a new make that reads the flags.
+ifeq ($(and $(strip $(PKG_LIBS)),$(strip $(CMOCKA_LIBS)))$(TB_DEPS_AGAIN),)
+all tests-built: deps
+	@$(MAKE) --no-print-directory TB_DEPS_AGAIN=1 $@
+else
 all: deps-checked $(ALL_TARGETS)
+tests-built: $(TEST_TARGETS)
+endif
 
 # ---------------------------------------------------------------- set-up
 # deps runs scripts/deps.sh once per make invocation (it is quick when all
@@ -127,7 +136,6 @@ test: deps
 	@$(MAKE) --no-print-directory all tests-built
 	@sh test/run-tests.sh $(B)
 
-tests-built: $(TEST_TARGETS)
 .PHONY: tests-built
 
 test-only: all tests-built

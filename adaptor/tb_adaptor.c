@@ -143,6 +143,17 @@ check_options(const tb_adaptor_options_t *o)
     return TB_OK;
 }
 
+/* A finite, non-negative number of seconds as milliseconds.  Huge values
+ * ("never") saturate: converting a double beyond UINT64_MAX is undefined
+ * and on x86-64 gives 0, which would turn suppression off altogether. */
+static uint64_t
+seconds_to_ms(double s)
+{
+    const double cap = 1e15;       /* ~31 700 years */
+    double ms = s * 1000.0;
+    return ms >= cap ? (uint64_t)cap : (uint64_t)ms;
+}
+
 tb_adaptor_t *
 tb_adaptor_new(const tb_adaptor_options_t *options, int *error)
 {
@@ -199,10 +210,10 @@ tb_adaptor_new(const tb_adaptor_options_t *options, int *error)
     self->linger_ms = options->linger_ms == 0 ? TB_ADAPTOR_DEFAULT_LINGER_MS : options->linger_ms;
     self->dns_timeout_ms = options->dns_timeout_ms ? options->dns_timeout_ms
                                                    : TB_ADAPTOR_DEFAULT_DNS_TIMEOUT_MS;
-    double rr = options->reresolve_s > 0 ? options->reresolve_s : TB_ADAPTOR_DEFAULT_RERESOLVE_S;
-    self->reresolve_ms = (uint64_t)(rr * 1000.0);
-    double hb = options->heartbeat_s > 0 ? options->heartbeat_s : TB_ADAPTOR_DEFAULT_HEARTBEAT_S;
-    self->heartbeat_ms = (uint64_t)(hb * 1000.0);
+    self->reresolve_ms = seconds_to_ms(options->reresolve_s > 0 ? options->reresolve_s
+                                                               : TB_ADAPTOR_DEFAULT_RERESOLVE_S);
+    self->heartbeat_ms = seconds_to_ms(options->heartbeat_s > 0 ? options->heartbeat_s
+                                                              : TB_ADAPTOR_DEFAULT_HEARTBEAT_S);
     self->suppress_on = options->suppress_unchanged;
 
     size_t qsize = options->queue_size ? options->queue_size : TB_ADAPTOR_DEFAULT_QUEUE_SIZE;

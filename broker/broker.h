@@ -73,8 +73,9 @@ void handle_update(broker_t *b, const broker_source_t *src, const void *bytes,
 void broker_reject(broker_t *b, const broker_source_t *src, int reason,
                    const char *detail);
 
-/* publish.c: send bytes as one frame on the PUB; counts errors. */
-void publish_bytes(broker_t *b, const char *bytes, size_t len);
+/* publish.c: send bytes as one frame on the PUB; false (counted in
+ * publish_errors) when the send failed. */
+bool publish_bytes(broker_t *b, const char *bytes, size_t len);
 
 /* publish.c: encode and send the normalized v1 thing_update (with "seq"). */
 void publish_update(broker_t *b, const tb_thing_t *thing, const tb_update_t *upd,

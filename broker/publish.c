@@ -10,13 +10,16 @@
 #include "broker.h"
 #include <zmq.h>
 
-void
+bool
 publish_bytes(broker_t *b, const char *bytes, size_t len)
 {
     /* PUB drops at the high-water mark without an error, so a failure
      * here is a real fault (out of memory, socket closed): count it */
-    if (zmq_send(b->pub, bytes, len, ZMQ_DONTWAIT) < 0)
+    if (zmq_send(b->pub, bytes, len, ZMQ_DONTWAIT) < 0) {
         b->stats.publish_errors++;
+        return false;
+    }
+    return true;
 }
 
 void
@@ -30,6 +33,6 @@ publish_update(broker_t *b, const tb_thing_t *thing, const tb_update_t *upd,
         b->stats.publish_errors++;
         return;
     }
-    publish_bytes(b, b->out.data, b->out.len);
-    b->stats.published++;
+    if (publish_bytes(b, b->out.data, b->out.len))
+        b->stats.published++;
 }

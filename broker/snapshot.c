@@ -89,8 +89,7 @@ send_message(broker_t *b)
     tb_encode_snapshot_end(&s->buf);
     if (tb_buf_failed(&s->buf))
         b->stats.publish_errors++;
-    else {
-        publish_bytes(b, s->buf.data, s->buf.len);
+    else if (publish_bytes(b, s->buf.data, s->buf.len)) {
         b->stats.snapshot_messages++;
         b->stats.snapshot_entries += s->entries;
     }

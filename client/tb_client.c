@@ -809,11 +809,12 @@ tb_client_apply_v2(tb_client_t *self, const char *ns, const char *data, size_t d
                    bool from_snapshot)
 {
     /* The v2 state machine has checked every span; jansson re-reads the
-     * data so the mirror holds the same compact text as for v1. */
+     * data so the mirror holds the same compact text as for v1.  U+0000 is
+     * refused as on v1 (and by the broker): the mirror never holds one, so
+     * tb_client_get_json can always read its text back. */
     json_error_t jerr;
-    json_t *v = json_loadb(data, data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    json_t *doc = doc_len ? json_loadb(doc_json, doc_len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                                       &jerr) : NULL;
+    json_t *v = json_loadb(data, data_len, JSON_DECODE_ANY, &jerr);
+    json_t *doc = doc_len ? json_loadb(doc_json, doc_len, JSON_DECODE_ANY, &jerr) : NULL;
     json_t *ts = ts_len ? json_loadb(ts_json, ts_len, JSON_DECODE_ANY, &jerr) : NULL;
     char *text = v ? tb_client_json_text(v) : NULL;
     if (!text) {
@@ -824,8 +825,7 @@ tb_client_apply_v2(tb_client_t *self, const char *ns, const char *data, size_t d
         tb_item_t item = {
             .ns = ns, .data = text,
             .ts = (ts && json_is_number(ts)) ? json_number_value(ts) : tb_time_now(),
-            .doc_url = (doc && json_is_string(doc) && json_string_length(doc) > 0
-                        && strlen(json_string_value(doc)) == json_string_length(doc))
+            .doc_url = (doc && json_is_string(doc) && json_string_length(doc) > 0)
                            ? json_string_value(doc) : NULL,
             .snapshot = from_snapshot,
         };

@@ -408,8 +408,8 @@ tb_opts_parse_file(const tb_opt_t *table, size_t n, void *config,
         if (eq) {
             *eq = '\0';
             value = trim(eq + 1);
-            /* allow quoting a value that must keep spaces or a '#': not
-             * needed by any option today, so only strip matching quotes */
+            /* matching quotes around a value are stripped; they do not
+             * protect a '#', which already began a comment above */
             size_t vl = strlen(value);
             if (vl >= 2 && ((value[0] == '"' && value[vl - 1] == '"')
                             || (value[0] == '\'' && value[vl - 1] == '\''))) {
@@ -444,6 +444,10 @@ tb_opts_parse_file(const tb_opt_t *table, size_t n, void *config,
             break;
         }
     }
+    /* fopen succeeds on a directory and getline then fails: a config we
+     * could not read must not pass for an empty one */
+    if (rc == 0 && ferror(f))
+        rc = tb_errbuf_set(errbuf, errlen, "%s: %s", path, strerror(errno));
     free(line);
     fclose(f);
     return rc;

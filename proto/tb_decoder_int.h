@@ -20,7 +20,7 @@ struct tb_decoder_t {
     tb_limits_t    limits;       /* max_depth already capped */
     tb_buf_t       out;          /* msgpack data transcoded to JSON */
     tb_buf_t       str;          /* decoded strings (ns, keys with escapes) */
-    tb_mp_level_t *levels;       /* max_depth entries */
+    tb_mp_level_t *levels;       /* indexed by depth 1..max_depth */
     char           ts_json[48];
 };
 

@@ -141,8 +141,10 @@ num_parts(const char *lit, size_t len, num_parts_t *np)
         if (c != '0' && first_nz < 0)
             first_nz = idx;
         idx++;
-        if (first_nz < 0)
+        if (first_nz < 0) {
+            frac_used += in_frac;       /* 0.05: the leading zeros scale too */
             continue;
+        }
         if (np->sig < 19) {
             np->mant = np->mant * 10 + (uint64_t)(c - '0');
             np->sig++;

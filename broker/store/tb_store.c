@@ -181,8 +181,14 @@ int tb_store_put(tb_store_t *self, const tb_store_record_t *rec)
     if (!self->enabled || self->closed)
         return TB_OK;
     size_t n = tb_store_put_size(rec);
-    if (!n)
+    if (!n) {
+        /* The new value cannot be saved, but the one it replaced must not
+         * come back after a restart, nor may its seq be given out again:
+         * the file forgets the Thing (as a purge would). */
+        if (rec->ns_len <= UINT16_MAX)
+            tb_store_delete(self, rec->ns, rec->ns_len, rec->seq);
         return TB_ERR_TOO_LARGE;
+    }
     if (rec->seq > self->last_seq)
         self->last_seq = rec->seq;
     self->records_put++;

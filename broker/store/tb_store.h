@@ -155,7 +155,9 @@ tb_store_t *tb_store_new(const tb_store_config_t *cfg, tb_store_load_fn load,
 
 /* Record the new latest value of one Thing.  Copies rec into the current
  * group; never blocks, never fsyncs.  Returns 0 (also when disabled),
- * TB_ERR_INVALID_ARG, TB_ERR_TOO_LARGE (record over 64 MiB) or
+ * TB_ERR_INVALID_ARG, TB_ERR_TOO_LARGE (record over 64 MiB: the file
+ * forgets the Thing instead, as tb_store_delete would, so its older value
+ * and its seq do not come back after a restart) or
  * TB_ERR_NOMEM (counted; the next rewrite saves it from memory). */
 int tb_store_put(tb_store_t *self, const tb_store_record_t *rec);
 
@@ -182,9 +184,11 @@ int tb_store_compact(tb_store_t *self);
 /* Snapshot of the counters (cheap; takes the writer mutex briefly). */
 void tb_store_stats(tb_store_t *self, tb_store_stats_t *out);
 
-/* Clean stop: finishes a compaction or pending rewrite (synchronously,
- * calling live_next), writes every pending record, fdatasyncs, joins the
- * writer.  Blocking: call it once, when the loop stops.  Later puts are
+/* Clean stop: finishes a pending rewrite (synchronously, calling
+ * live_next) when the current file misses records, writes every pending
+ * record, fdatasyncs, joins the writer.  A size compaction under way is
+ * abandoned (the current file is complete; it counts in
+ * compactions_failed).  Blocking: call it once, when the loop stops.  Later puts are
  * ignored.  Returns 0, or the negative code of the last failure (the text is
  * in stats.last_error). */
 int tb_store_close(tb_store_t *self);

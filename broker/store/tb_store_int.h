@@ -54,8 +54,8 @@ struct tb_store_t {
     uint64_t file_est;          /* bytes in the current file (estimate) */
     uint64_t base_size;         /* file size right after the last pass/load */
     uint64_t sealed_total;      /* bytes of groups sent to the current file */
-    uint64_t finish_mark;
-    uint64_t finishes_pushed;   /* FINISH jobs handed to the writer */       /* sealed_total when FINISH was pushed */
+    uint64_t finish_mark;       /* sealed_total when FINISH was pushed */
+    uint64_t finishes_pushed;   /* FINISH jobs handed to the writer */
     uint64_t records_put, records_unsaved;
     int      close_rc;
 

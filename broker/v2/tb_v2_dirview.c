@@ -83,13 +83,6 @@ tb_v2_dirview_chain(tb_v2_dirview_t *self, const tb_thing_t *thing, uint64_t seq
 }
 
 void
-tb_v2_dirview_forget(tb_v2_dirview_t *self, uint32_t index)
-{
-    if (self && index < self->cap)
-        self->subtree[index] = 0;
-}
-
-void
 tb_v2_dirview_thing(const tb_thing_t *t, const char *doc_url, size_t doc_len,
                     tb_v2_thing_t *out)
 {

@@ -43,8 +43,4 @@ size_t tb_v2_dirview_chain(tb_v2_dirview_t *self, const tb_thing_t *thing, uint6
 void tb_v2_dirview_thing(const tb_thing_t *thing, const char *doc_url, size_t doc_len,
                          tb_v2_thing_t *out);
 
-/* Forget the subtree seq at index (the Thing was removed; a Thing later
- * created at that index starts a fresh history). */
-void tb_v2_dirview_forget(tb_v2_dirview_t *self, uint32_t index);
-
 #endif

@@ -202,8 +202,8 @@ int tb_v2srv_publish_encoded(tb_v2srv_t *self, const char *ns, size_t ns_len,
  * before anything published after it. */
 bool tb_v2srv_has_subscribers(const tb_v2srv_t *self);
 
-/* Publish that Thing ns was purged (its data removed, and the Thing too
- * when it has no children) with sequence number seq; prev as above. */
+/* Publish that Thing ns was purged (its data removed; the broker keeps the
+ * Thing itself, without data) with sequence number seq; prev as above. */
 int tb_v2srv_publish_purge(tb_v2srv_t *self, const char *ns, size_t ns_len,
                            uint64_t seq, const uint64_t *prev, size_t nprev);
 

@@ -296,6 +296,31 @@ api_arguments(void **state)
     assert_int_equal(err, TB_ERR_INVALID_ARG);
 }
 
+/* A huge heartbeat means "never": it must saturate, not overflow the
+ * seconds-to-ms conversion (which gave 0 and switched suppression off). */
+static void
+suppress_huge_heartbeat(void **state)
+{
+    (void)state;
+    tb_adaptor_options_t o;
+    tb_adaptor_options_init(&o);
+    o.ns = "unit";
+    o.broker_input_url = "tcp://127.0.0.1:9";
+    o.linger_ms = TB_ADAPTOR_LINGER_NONE;
+    o.suppress_unchanged = true;
+    o.heartbeat_s = 1e300;
+    o.reresolve_s = 1e300;
+    int err = 0;
+    tb_adaptor_t *a = tb_adaptor_new(&o, &err);
+    assert_non_null(a);
+    assert_int_equal(tb_adaptor_send_json(a, NULL, "{\"v\":1}", (size_t)-1, NAN), TB_OK);
+    assert_int_equal(tb_adaptor_send_json(a, NULL, "{ \"v\" : 1 }", (size_t)-1, NAN), TB_OK);
+    tb_adaptor_stats_t st;
+    assert_int_equal(tb_adaptor_stats(a, &st), TB_OK);
+    assert_int_equal(st.suppressed, 1);
+    tb_adaptor_destroy(&a);
+}
+
 /* ------------------------------------------------- threads at once */
 
 #define THREADS 4
@@ -390,6 +415,7 @@ main(void)
         cmocka_unit_test(queue_fifo_bounded_wraps),
         cmocka_unit_test(suppress_rules),
         cmocka_unit_test(api_arguments),
+        cmocka_unit_test(suppress_huge_heartbeat),
         cmocka_unit_test(threads_send_concurrently_in_order_per_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -333,6 +333,32 @@ test_decode_snapshot(void **state)
     assert_int_equal(s.snapshot_ends, 1);
 }
 
+/* A v2 value holding U+0000 is refused (bad_json, counted) as on v1,
+ * not stored: the mirror's text must always read back as a json_t. */
+static void
+test_v2_value_with_nul_is_refused(void **state)
+{
+    (void)state;
+    tb_client_options_t o;
+    tb_client_options_init(&o);
+    o.url = "tcp://127.0.0.1:1";          /* nobody there: only we feed it */
+    o.protocol = TB_CLIENT_PROTOCOL_V1;
+    int err = 0;
+    tb_client_t *c = tb_client_new(&o, &err, NULL, 0);
+    assert_non_null(c);
+    const char *data = "{\"k\":\"x\\u0000y\"}";
+    tb_client_apply_v2(c, "plant.a", data, strlen(data), "1.5", 3, "null", 4, false);
+    char *text = NULL;
+    int rc = tb_client_get_data(c, "plant.a", &text, NULL);
+    free(text);
+    tb_client_stats_t st;
+    assert_int_equal(tb_client_stats(c, &st), TB_OK);
+    tb_client_destroy(&c);
+    assert_int_equal(rc, TB_ERR_NO_DATA);
+    assert_int_equal(st.rejected[TB_CLIENT_REJECT_BAD_JSON], 1);
+    assert_int_equal(st.malformed, 1);
+}
+
 int
 main(void)
 {
@@ -346,6 +372,7 @@ main(void)
         cmocka_unit_test(test_decode_update),
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_decode_snapshot),
+        cmocka_unit_test(test_v2_value_with_nul_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

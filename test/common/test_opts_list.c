@@ -229,6 +229,11 @@ test_set_config_file_and_defaults(void **state)
     unlink(path);
     assert_int_equal(tb_opts_list_count(cfg.filter), 2);  /* line 1 was applied */
 
+    /* a path that opens but cannot be read (a directory) is an error, not
+     * an empty config */
+    assert_int_equal(tb_opts_parse_file(table, N, &cfg, "/tmp", err, sizeof err), -1);
+    assert_non_null(strstr(err, "/tmp: "));
+
     /* defaults empty the lists again (and free what they held) */
     assert_int_equal(tb_opts_defaults(table, N, &cfg, err, sizeof err), 0);
     assert_null(cfg.sources);

@@ -9,16 +9,18 @@
 FUZZ_B       := build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 15
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+# '=' not ':=': read when the recipe runs, after deps (a fresh machine has
+# no pkg-config data, nor clang, when make starts).
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -Wall -Wextra -Werror -Icommon -Iproto -Itest/proto \
                 $(shell pkg-config --cflags jansson msgpack 2>/dev/null)
-FUZZ_LIBS    := $(shell pkg-config --libs jansson msgpack 2>/dev/null) -lpthread -lm
+FUZZ_LIBS     = $(shell pkg-config --libs jansson msgpack 2>/dev/null) -lpthread -lm
 FUZZ_SRCS    := $(wildcard proto/*.c) common/tb_ns.c common/tb_buf.c test/proto/ref_decode.c
 FUZZ_DEPS    := $(FUZZ_SRCS) $(wildcard proto/*.h) common/tb_ns.h common/tb_buf.h \
                 test/proto/ref_decode.h test/fuzz/fuzz_common.h
 
-$(FUZZ_B)/fuzz_json $(FUZZ_B)/fuzz_msgpack: $(FUZZ_B)/%: test/fuzz/%.c $(FUZZ_DEPS)
+$(FUZZ_B)/fuzz_json $(FUZZ_B)/fuzz_msgpack: $(FUZZ_B)/%: test/fuzz/%.c $(FUZZ_DEPS) | deps
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(FUZZ_LIBS)
 

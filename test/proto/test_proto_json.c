@@ -128,6 +128,16 @@ test_optional_fields(void **state)
     assert_int_equal(u.ts_json_len, 5);
     assert_memory_equal(u.ts_json, "15E-1", 5);
     assert_true(u.ts == 1.5);
+    /* zeros between the point and the first digit scale the value */
+    static const char *const small[] = { "0.05", "0.0015", "-0.001e3", "0.000123456789e2",
+                                         "0.00000000000000000000012345678901234567891" };
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        char upd[160];
+        snprintf(upd, sizeof upd, UPD("\"data\":1,\"ts\":%s"), small[i]);
+        assert_int_equal(decode_n(upd, strlen(upd), &u, NULL), TB_REASON_OK);
+        if (u.ts != strtod(small[i], NULL))
+            fail_msg("ts %s decoded as %.17g", small[i], u.ts);
+    }
     /* escapes in doc_url stay as written (a valid literal) */
     t = UPD("\"data\":1,\"documentation_url\":\"a\\u00e9\\n\"");
     assert_int_equal(decode_n(t, strlen(t), &u, NULL), TB_REASON_OK);

@@ -226,6 +226,38 @@ static void test_clean_close_exact(void **state)
     model_free(&loaded);
 }
 
+/* A value too large for the file cannot be saved; the older value it
+ * replaced must not come back after a restart, nor its seq be reused. */
+static void test_too_large_forgets_old_value(void **state)
+{
+    (void)state;
+    char path[512];
+    path_in(path, sizeof path, "state");
+    model_t live, loaded;
+    model_init(&live);
+    model_init(&loaded);
+    tb_store_report_t rep;
+    tb_store_t *s = open_store(path, &loaded, &rep, &live, 1000);
+    assert_non_null(s);
+    recbuf_t a, b;
+    make_rec(&a, 1, 1, 1);
+    assert_int_equal(tb_store_put(s, &a.rec), 0);
+    make_rec(&b, 2, 1, 2);
+    assert_int_equal(tb_store_put(s, &b.rec), 0);
+    model_put(&live, &b.rec);
+    /* thing 1's new value: over the 64 MiB record limit (the length is
+     * refused before the bytes are read) */
+    make_rec(&a, 1, 2, 3);
+    a.rec.data_len = TB_STORE_MAX_PAYLOAD + 1;
+    assert_int_equal(tb_store_put(s, &a.rec), TB_ERR_TOO_LARGE);
+    tb_store_tick(s, tb_time_mono_ms());
+    assert_int_equal(tb_store_close(s), 0);
+    tb_store_destroy(&s);
+    check_restores(path, &live, 3);
+    model_free(&live);
+    model_free(&loaded);
+}
+
 static void test_disabled(void **state)
 {
     (void)state;
@@ -766,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_frame_hostile),
         cmocka_unit_test_setup_teardown(test_clean_close_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_large_forgets_old_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_store_on_same_file_refused, setup, teardown),
