@@ -240,6 +240,12 @@ s_v2_probe(actor_t *a, const char *pub_url)
         snprintf(a->v2_for, sizeof a->v2_for, "%s", pub_url);
         tb_client_set_snapshot_url(a->client, snap);
     }
+    else {
+        /* no v2 driver (out of memory, socket limit): speak v1 rather than
+         * stay undecided, which would keep tb_client_wait_synced waiting */
+        a->mode = MODE_V1;
+        tb_client_set_protocol(a->client, 1);
+    }
 }
 
 static void s_v1_close(actor_t *a);
