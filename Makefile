@@ -110,8 +110,10 @@ include $(sort $(wildcard */module.mk) $(wildcard */*/module.mk))
 # the libraries, so pkg-config gave no flags above and every link would
 # fail: install them first, then build in a new make that reads the flags.
 ifeq ($(and $(strip $(PKG_LIBS)),$(strip $(CMOCKA_LIBS)))$(TB_DEPS_AGAIN),)
-all tests-built: deps
-	@$(MAKE) --no-print-directory TB_DEPS_AGAIN=1 $@
+all: deps
+	@$(MAKE) --no-print-directory TB_DEPS_AGAIN=1 all
+tests-built: all
+	@$(MAKE) --no-print-directory TB_DEPS_AGAIN=1 tests-built
 else
 all: deps-checked $(ALL_TARGETS)
 tests-built: $(TEST_TARGETS)
