@@ -392,35 +392,18 @@ static void
 encode_json_message(tb_adaptor_t *self, tb_buf_t *out, const char *ns, size_t ns_len,
                     const char *data, size_t data_len, double ts)
 {
-    char ts_space[64];
-    tb_buf_t ts_buf;
-    tb_buf_init(&ts_buf, 0);
-    tb_json_write_double(&ts_buf, ts);
-    size_t ts_len = ts_buf.len < sizeof ts_space ? ts_buf.len : 0;
-    if (ts_len)
-        memcpy(ts_space, ts_buf.data, ts_len);
-    tb_buf_free(&ts_buf);
-    if (!ts_len) {
+    tb_buf_t ts_json;
+    tb_buf_init(&ts_json, 0);
+    tb_json_write_double(&ts_json, ts);
+    if (tb_buf_failed(&ts_json))
         out->failed = true;
-        return;
-    }
-    if (self->form == TB_ADAPTOR_FORM_MAP) {
-        tb_encode_update(out, ns, ns_len, data, data_len, ts_space, ts_len,
+    else if (self->form == TB_ADAPTOR_FORM_MAP)
+        tb_encode_update(out, ns, ns_len, data, data_len, ts_json.data, ts_json.len,
                          self->doc_url_json, self->doc_url_json_len, -1);
-        return;
-    }
-    tb_buf_append_char(out, '[');
-    tb_json_write_string(out, ns, ns_len);
-    tb_buf_append_char(out, ',');
-    tb_buf_append(out, ts_space, ts_len);
-    tb_buf_append_char(out, ',');
-    tb_buf_append(out, data, data_len);
-    tb_buf_append_char(out, ',');
-    if (self->doc_url_json)
-        tb_buf_append(out, self->doc_url_json, self->doc_url_json_len);
     else
-        tb_buf_append_str(out, "null");
-    tb_buf_append_char(out, ']');
+        tb_encode_update_list(out, ns, ns_len, data, data_len, ts_json.data, ts_json.len,
+                              self->doc_url_json, self->doc_url_json_len);
+    tb_buf_free(&ts_json);
 }
 
 /* Queue an encoded message (takes ownership of bytes). */

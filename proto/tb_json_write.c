@@ -202,6 +202,16 @@ tb_json_write_double(tb_buf_t *out, double v)
 
 #define LIT(out, s) tb_buf_append((out), (s), sizeof(s) - 1)
 
+/* A JSON literal we already hold (documentation_url), or null when absent. */
+static void
+write_literal_or_null(tb_buf_t *out, const char *lit, size_t len)
+{
+    if (lit)
+        tb_buf_append(out, lit, len);
+    else
+        LIT(out, "null");
+}
+
 void
 tb_encode_update(tb_buf_t *out, const char *ns, size_t ns_len,
                  const char *data, size_t data_len,
@@ -216,10 +226,7 @@ tb_encode_update(tb_buf_t *out, const char *ns, size_t ns_len,
     LIT(out, ",\"ts\":");
     tb_buf_append(out, ts_json, ts_json_len);
     LIT(out, ",\"documentation_url\":");
-    if (doc_url)
-        tb_buf_append(out, doc_url, doc_url_len);
-    else
-        LIT(out, "null");
+    write_literal_or_null(out, doc_url, doc_url_len);
     if (seq >= 0) {
         char num[32];
         char *w = num + sizeof num;
@@ -232,6 +239,23 @@ tb_encode_update(tb_buf_t *out, const char *ns, size_t ns_len,
         tb_buf_append(out, w, (size_t)(num + sizeof num - w));
     }
     tb_buf_append_char(out, '}');
+}
+
+void
+tb_encode_update_list(tb_buf_t *out, const char *ns, size_t ns_len,
+                      const char *data, size_t data_len,
+                      const char *ts_json, size_t ts_json_len,
+                      const char *doc_url, size_t doc_url_len)
+{
+    tb_buf_append_char(out, '[');
+    tb_json_write_string(out, ns, ns_len);
+    tb_buf_append_char(out, ',');
+    tb_buf_append(out, ts_json, ts_json_len);
+    tb_buf_append_char(out, ',');
+    tb_buf_append(out, data, data_len);
+    tb_buf_append_char(out, ',');
+    write_literal_or_null(out, doc_url, doc_url_len);
+    tb_buf_append_char(out, ']');
 }
 
 void
@@ -248,10 +272,7 @@ tb_encode_snapshot_entry(tb_buf_t *out, const char *ns, size_t ns_len,
     LIT(out, ",\"ns\":");
     tb_json_write_string(out, ns, ns_len);
     LIT(out, ",\"documentation_url\":");
-    if (doc_url)
-        tb_buf_append(out, doc_url, doc_url_len);
-    else
-        LIT(out, "null");
+    write_literal_or_null(out, doc_url, doc_url_len);
     tb_buf_append_char(out, '}');
 }
 

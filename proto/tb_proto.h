@@ -175,6 +175,14 @@ void tb_encode_update(tb_buf_t *out, const char *ns, size_t ns_len,
                       const char *doc_url, size_t doc_url_len,
                       int64_t seq);
 
+/* Append the 4-element list form [ns, ts, data, documentation_url] of a
+ * thing_update (what firmware-style adaptors send); same spans as
+ * tb_encode_update, doc_url NULL is written as null. */
+void tb_encode_update_list(tb_buf_t *out, const char *ns, size_t ns_len,
+                           const char *data, size_t data_len,
+                           const char *ts_json, size_t ts_json_len,
+                           const char *doc_url, size_t doc_url_len);
+
 /* Append one v1 snapshot entry (no leading comma):
  * "ns":{"data":…,"ts":…,"ns":"…","documentation_url":…}  */
 void tb_encode_snapshot_entry(tb_buf_t *out, const char *ns, size_t ns_len,

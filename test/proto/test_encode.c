@@ -55,6 +55,22 @@ test_update_exact(void **state)
 }
 
 static void
+test_update_list_exact(void **state)
+{
+    (void)state;
+    tb_buf_t b;
+    tb_buf_init(&b, 0);
+    tb_encode_update_list(&b, S("shop.bot"), S("{\"busy\":12.0}"), S("1.5"),
+                          S("\"http://d\""));
+    assert_string_equal(b.data, "[\"shop.bot\",1.5,{\"busy\":12.0},\"http://d\"]");
+    tb_buf_reset(&b);
+    tb_encode_update_list(&b, S("a"), S("null"), S("2.0"), NULL, 0);
+    assert_string_equal(b.data, "[\"a\",2.0,null,null]");
+    assert_false(tb_buf_failed(&b));
+    tb_buf_free(&b);
+}
+
+static void
 test_snapshot_exact(void **state)
 {
     (void)state;
@@ -244,6 +260,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_update_exact),
+        cmocka_unit_test(test_update_list_exact),
         cmocka_unit_test(test_snapshot_exact),
         cmocka_unit_test(test_string_escaping),
         cmocka_unit_test(test_doubles),
